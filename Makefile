@@ -1,0 +1,51 @@
+# One-command setup and tests. `make test` works on a fresh clone of a Debian 12 machine
+# (root, package registries only): apt packages, a .venv over Debian's python3 (for QGIS's
+# python3-qgis), pip install, then all test tiers. Every step skips what is already done.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SYSTEM_PYTHON ?= /usr/bin/python3
+APT_PACKAGES := qgis python3-qgis qgis-providers python3-venv
+SETUP_STAMP := $(VENV)/.ocgnet-setup-stamp
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: setup test test-lib test-qgis lint bench clean
+
+setup: apt $(SETUP_STAMP)
+
+.PHONY: apt
+apt:
+	@.ci/apt-packages.sh $(APT_PACKAGES)
+
+$(PY):
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+
+# pip runs again only when the dependency declarations change.
+$(SETUP_STAMP): $(PY) pyproject.toml .ci/constraints.txt
+	$(PIP_INSTALL) -e '.[dev]' -c .ci/constraints.txt
+	@touch $@
+
+# Tier 1 (library) and tier 2 (model/pipeline) share one process; tier 3 (real QGIS) runs in
+# its own, because QGIS links Debian's GDAL/PROJ while rasterio and pyogrio bring their own.
+test: setup
+	@rm -rf .test-reports && mkdir -p .test-reports
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" --junitxml=.test-reports/lib.xml tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m qgis --junitxml=.test-reports/qgis.xml tests/qgis
+	@$(PY) .ci/summarize_junit.py .test-reports/lib.xml .test-reports/qgis.xml
+
+test-lib: setup
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" tests
+
+test-qgis: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m qgis tests/qgis
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(PY) benchmarks/geo_bench.py
+
+clean:
+	rm -rf $(VENV) .test-reports build dist *.egg-info

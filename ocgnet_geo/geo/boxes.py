@@ -1,0 +1,132 @@
+"""Pixel boxes <-> polygons, reprojection with densified edges, and geographic NMS.
+
+Everything is vectorised with shapely 2 and numpy. Pixel boxes are ``(N, 4)`` arrays
+``xmin, ymin, xmax, ymax`` in a tile's pixel coordinates (x to the right, y down; integer
+values are pixel *edges*, so the box ``0, 0, 1, 1`` is the first pixel).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from ocgnet_geo.geo.crs import lonlat_of, parse_crs, transformer, utm_crs_for
+
+if TYPE_CHECKING:
+    from ocgnet_geo.geo.grid import TileSpec
+
+#: Edges are split into this many segments before reprojection (a box side becomes 16 lines).
+DENSIFY_SEGMENTS = 16
+
+
+def boxes_to_polygons(boxes_px: np.ndarray, tile: TileSpec) -> np.ndarray:
+    """Polygons (shapely array of length N) in ``tile.crs`` for pixel boxes ``(N, 4)`` xyxy."""
+    boxes = np.asarray(boxes_px, dtype=float).reshape(-1, 4)
+    x0, y0, x1, y1 = boxes.T
+    cols = np.stack([x0, x1, x1, x0, x0], axis=1)  # clockwise in pixel space (y down)
+    rows = np.stack([y0, y0, y1, y1, y0], axis=1)
+    t = tile.transform
+    xs = t.a * cols + t.b * rows + t.c
+    ys = t.d * cols + t.e * rows + t.f
+    return shapely.polygons(np.stack([xs, ys], axis=-1))
+
+
+def polygons_to_boxes(polygons: np.ndarray, tile: TileSpec) -> np.ndarray:
+    """Pixel boxes ``(N, 4)`` xyxy of ``tile`` enclosing each polygon (given in ``tile.crs``).
+
+    The inverse of :func:`boxes_to_polygons`; for other shapes (footprints used as training
+    labels) it gives the pixel-space envelope. Empty geometries give NaN rows.
+    """
+    geoms = np.asarray(polygons, dtype=object).ravel()
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    inv = ~tile.transform
+    cols = inv.a * coords[:, 0] + inv.b * coords[:, 1] + inv.c
+    rows = inv.d * coords[:, 0] + inv.e * coords[:, 1] + inv.f
+    out = np.full((len(geoms), 4), np.nan)
+    if len(coords):
+        for k, (values, reduce) in enumerate(
+            ((cols, np.fmin), (rows, np.fmin), (cols, np.fmax), (rows, np.fmax))
+        ):
+            acc = np.full(len(geoms), np.nan)
+            reduce.at(acc, index, values)
+            out[:, k] = acc
+    return out
+
+
+def reproject_geometries(
+    geometries: np.ndarray, src_crs: object, dst_crs: object, densify: bool = True
+) -> np.ndarray:
+    """Geometries reprojected from ``src_crs`` to ``dst_crs`` (x/lon first in both).
+
+    With ``densify``, every edge is first split into :data:`DENSIFY_SEGMENTS` pieces so that
+    a box stays accurate when the projection bends straight lines.
+    """
+    src, dst = parse_crs(src_crs), parse_crs(dst_crs)
+    geoms = np.asarray(geometries, dtype=object)
+    if src == dst:
+        return geoms.copy()
+    if densify:
+        lengths = shapely.length(geoms)
+        with np.errstate(invalid="ignore"):
+            step = np.where(lengths > 0, lengths / (4 * DENSIFY_SEGMENTS), np.inf)
+        geoms = shapely.segmentize(geoms, step)
+    tr = transformer(src, dst)
+
+    def _apply(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, _apply)
+
+
+def metric_crs_for(geometries: np.ndarray, crs: CRS) -> CRS:
+    """``crs`` if it is projected, else the UTM zone at the geometries' centre."""
+    if not crs.is_geographic:
+        return crs
+    cx, cy = shapely.centroid(shapely.union_all(shapely.envelope(geometries))).coords[0]
+    lon, lat = lonlat_of(crs, cx, cy)
+    return utm_crs_for(lon, lat)
+
+
+def nms_geo(
+    polygons: np.ndarray, scores: np.ndarray, iou: float = 0.5, crs: object = None
+) -> np.ndarray:
+    """Greedy non-maximum suppression of polygons across tiles.
+
+    Returns the indices of the kept polygons, best score first. A polygon is dropped when
+    its intersection-over-union with a better kept one exceeds ``iou``. Areas are computed in
+    a metric CRS: ``crs`` itself when projected, the local UTM zone when geographic (give
+    ``crs`` whenever the polygons are in degrees).
+    """
+    geoms = np.asarray(polygons, dtype=object).ravel()
+    scores = np.asarray(scores, dtype=float).ravel()
+    if len(geoms) != len(scores):
+        raise ValueError(f"nms_geo: {len(geoms)} polygons but {len(scores)} scores")
+    if len(geoms) == 0:
+        return np.zeros(0, dtype=int)
+    if crs is not None:
+        src = parse_crs(crs)
+        metric = metric_crs_for(geoms, src)
+        geoms = reproject_geometries(geoms, src, metric)
+    order = np.argsort(-scores, kind="stable")
+    areas = shapely.area(geoms)
+    tree = shapely.STRtree(geoms)
+    suppressed = np.zeros(len(geoms), dtype=bool)
+    keep = []
+    for i in order:
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        others = tree.query(geoms[i], predicate="intersects")
+        others = others[~suppressed[others] & (others != i)]
+        if len(others) == 0:
+            continue
+        inter = shapely.area(shapely.intersection(geoms[i], geoms[others]))
+        union = areas[i] + areas[others] - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overlap = np.where(union > 0, inter / union, 0.0)
+        suppressed[others[overlap > iou]] = True
+    return np.asarray(keep, dtype=int)

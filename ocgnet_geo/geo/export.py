@@ -1,0 +1,162 @@
+"""Writing candidates: GeoJSON (RFC 7946, EPSG:4326) and GeoPackage (the raster's CRS).
+
+Both writers take polygons in their CRS plus one property record per polygon, and write
+atomically: the file appears complete or not at all (temp file in the same folder, then
+``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from ocgnet_geo.errors import InputError
+from ocgnet_geo.geo.boxes import reproject_geometries
+from ocgnet_geo.geo.crs import parse_crs
+
+#: The result fields of every candidate, in order, with their types (DESIGN.md, "Contracts").
+RESULT_FIELDS: dict[str, type] = {
+    "rank": int,
+    "score": float,
+    "view": str,
+    "model": str,
+    "query": str,
+    "click_x": float,
+    "click_y": float,
+    "raster": str,
+    "gsd_m": float,
+    "tile": str,
+    "px_xmin": float,
+    "px_ymin": float,
+    "px_xmax": float,
+    "px_ymax": float,
+}
+
+#: Decimal places of GeoJSON longitudes/latitudes: 1e-7 degrees is at most 1.1 cm.
+GEOJSON_DECIMALS = 7
+
+
+class OutputPathError(InputError):
+    """An output path whose folder is missing or whose extension is unknown."""
+
+
+def check_output_path(path: str | os.PathLike, extensions: Sequence[str]) -> Path:
+    """Validate an output path before any work is done (existing folder, known extension)."""
+    out = Path(path)
+    if out.suffix.lower() not in extensions:
+        raise OutputPathError(f"output {str(path)!r}: unknown extension (use {', '.join(extensions)})")
+    if not out.parent.resolve().is_dir():
+        raise OutputPathError(f"output {str(path)!r}: folder {str(out.parent)!r} does not exist")
+    return out
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on failure
+    delete it. The temp name keeps the extension so drivers recognise the format."""
+    out = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def geojson_feature_collection(
+    polygons: Sequence[shapely.Geometry] | np.ndarray, properties: Sequence[Mapping[str, object]], crs: object
+) -> dict:
+    """An RFC 7946 FeatureCollection: polygons reprojected from ``crs`` to EPSG:4326 with
+    densified edges, lon/lat order, counter-clockwise exteriors, coordinates rounded to
+    :data:`GEOJSON_DECIMALS` places, no ``crs`` member."""
+    geoms = np.asarray(polygons, dtype=object).ravel()
+    if len(geoms) != len(properties):
+        raise ValueError(f"{len(geoms)} polygons but {len(properties)} property records")
+    lonlat = reproject_geometries(geoms, parse_crs(crs), "EPSG:4326")
+    lonlat = shapely.orient_polygons(lonlat, exterior_cw=False)
+    coords, index = shapely.get_coordinates(lonlat, return_index=True)
+    coords = np.round(coords, GEOJSON_DECIMALS)
+    # exterior rings only (candidates are boxes); split the flat coordinate array per polygon
+    splits = np.flatnonzero(np.diff(index)) + 1
+    rings = np.split(coords, splits) if len(coords) else []
+    features = []
+    for ring, props in zip(rings, properties, strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {k: _json_value(v) for k, v in props.items()},
+                "geometry": {"type": "Polygon", "coordinates": [ring.tolist()]},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_geojson(
+    path: str | os.PathLike,
+    polygons: Sequence[shapely.Geometry] | np.ndarray,
+    properties: Sequence[Mapping[str, object]],
+    crs: object,
+) -> Path:
+    """Write :func:`geojson_feature_collection` to ``path`` atomically; returns the path."""
+    out = check_output_path(path, (".geojson", ".json"))
+    text = json.dumps(geojson_feature_collection(polygons, properties, crs), separators=(",", ":"))
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return out
+
+
+def write_gpkg(
+    path: str | os.PathLike,
+    polygons: Sequence[shapely.Geometry] | np.ndarray,
+    properties: Sequence[Mapping[str, object]],
+    crs: object,
+    layer: str = "candidates",
+) -> Path:
+    """Write a GeoPackage layer in ``crs`` (the raster's) atomically; returns the path.
+
+    Columns follow :data:`RESULT_FIELDS` first (typed), then any other property keys.
+    """
+    out = check_output_path(path, (".gpkg",))
+    frame = to_geodataframe(polygons, properties, crs)
+    with atomic_path(out) as tmp:
+        frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    return out
+
+
+def to_geodataframe(
+    polygons: Sequence[shapely.Geometry] | np.ndarray, properties: Sequence[Mapping[str, object]], crs: object
+):
+    """A GeoDataFrame in ``crs`` with the :data:`RESULT_FIELDS` columns first, typed."""
+    import geopandas as gpd
+    import pandas as pd
+
+    geoms = np.asarray(polygons, dtype=object).ravel()
+    frame = pd.DataFrame(list(properties), index=range(len(geoms)))
+    columns = [c for c in RESULT_FIELDS if c in frame.columns] + [c for c in frame.columns if c not in RESULT_FIELDS]
+    frame = frame[columns]
+    for name, kind in RESULT_FIELDS.items():
+        if name in frame.columns:
+            frame[name] = frame[name].astype({int: "int64", float: "float64", str: "object"}[kind])
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=parse_crs(crs))
+
+
+WRITERS: dict[str, Callable[..., Path]] = {".geojson": write_geojson, ".json": write_geojson, ".gpkg": write_gpkg}

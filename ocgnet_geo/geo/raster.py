@@ -1,0 +1,309 @@
+"""Rasters: metadata (:func:`open_raster`) and tile reads (:func:`read_tile`).
+
+A raster is anything GDAL reads (GeoTIFF, COG, VRT, JPEG2000, MBTiles, ...) or a local XYZ
+tile folder (``{z}/{x}/{y}.png|jpg``, see :mod:`ocgnet_geo.geo.xyz_source`). Reads are
+windowed: only the source blocks under a tile are read, from the coarsest overview that is
+still at least as fine as the tile, so memory does not grow with the raster's size.
+
+Band choice and stretch (documented contract):
+
+* Bands: the bands whose colour interpretation is red, green and blue, in that order; if the
+  raster does not label them, bands 1, 2, 3; a one- or two-band raster is shown as grey
+  (band 1 repeated). An alpha band, nodata value or internal mask marks invalid pixels.
+* Stretch: ``uint8`` bands are used unchanged. Any other type (16-bit, float) is stretched
+  linearly per band from its 2nd to its 98th percentile of valid pixels onto 0..255. The
+  percentiles are estimated once per raster (from a decimated read, which uses overviews,
+  or from a grid of 64 small windows when a large raster has none), so every tile of a
+  raster gets the same stretch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import rasterio
+from affine import Affine
+from pyproj import CRS
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+from shapely import Polygon
+
+from ocgnet_geo.errors import NotARasterError, NotGeoreferencedError, RasterFileError
+from ocgnet_geo.geo.crs import ground_length_m, parse_crs
+
+if TYPE_CHECKING:
+    from ocgnet_geo.geo.grid import TileSpec
+
+#: GDAL settings for every read: a bounded block cache (MB) and no directory scans.
+GDAL_OPTIONS = {"GDAL_CACHEMAX": 256, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+STRETCH_PERCENTILES = (2.0, 98.0)
+_STATS_MAX_SIDE = 512  # pixels of the decimated read used for stretch statistics
+_STATS_WINDOWS = 8  # 8 x 8 sample windows when a large raster has no overviews
+_STATS_WINDOW_PX = 64
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the rest of the library needs to know about a raster (no open file handle).
+
+    ``transform`` maps pixel (col, row) edges to ``crs`` coordinates; ``bounds`` is the
+    envelope (minx, miny, maxx, maxy) of the four corners in ``crs`` units, so it is also
+    right for rotated geotransforms. ``pixel_size_m`` is the ground length in metres of one
+    column step and one row step at the raster centre; ``gsd_m`` is their mean.
+    """
+
+    path: str
+    source: str
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+    count: int
+    dtype: str
+    nodata: float | None
+    pixel_size_m: tuple[float, float]
+    rgb_bands: tuple[int, int, int]
+    alpha_band: int | None
+    overview_factors: tuple[int, ...]
+    stretch: tuple[tuple[float, float], ...] | None = field(default=None, repr=False)
+
+    @property
+    def gsd_m(self) -> float:
+        """Mean ground sample distance in metres."""
+        return 0.5 * (self.pixel_size_m[0] + self.pixel_size_m[1])
+
+    @property
+    def corners(self) -> np.ndarray:
+        """The four outer corners (4, 2) in ``crs`` units: top-left, top-right, bottom-right, bottom-left."""
+        t = self.transform
+        cols = np.array([0, self.width, self.width, 0], dtype=float)
+        rows = np.array([0, 0, self.height, self.height], dtype=float)
+        return np.column_stack([t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f])
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        c = self.corners
+        return (
+            float(c[:, 0].min()),
+            float(c[:, 1].min()),
+            float(c[:, 0].max()),
+            float(c[:, 1].max()),
+        )
+
+    @property
+    def footprint(self) -> Polygon:
+        """The raster's outline in ``crs`` (a rotated rectangle for rotated geotransforms)."""
+        return Polygon(self.corners)
+
+    @property
+    def is_rotated(self) -> bool:
+        return self.transform.b != 0 or self.transform.d != 0
+
+
+def open_raster(
+    raster: str | os.PathLike | RasterInfo | rasterio.io.DatasetReaderBase,
+) -> RasterInfo:
+    """Read a raster's metadata. Accepts a path (file, XYZ tile folder, ``.mbtiles``), an
+    open rasterio dataset, or a :class:`RasterInfo` (returned unchanged).
+
+    Raises :class:`RasterFileError`, :class:`NotARasterError` or :class:`NotGeoreferencedError`.
+    """
+    if isinstance(raster, RasterInfo):
+        return raster
+    if isinstance(raster, rasterio.io.DatasetReaderBase):
+        source = path = raster.name
+    else:
+        source = os.fspath(raster)
+        path = _resolve_path(source)
+    try:
+        with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return _describe(src, path, source)
+    except RasterioIOError as err:
+        reason = str(err).splitlines()[0] if str(err) else "GDAL cannot open it"
+        raise NotARasterError(f"raster {source!r}: not a raster GDAL can read ({reason})") from None
+
+
+def _resolve_path(source: str) -> str:
+    path = Path(source)
+    if not path.exists():
+        raise RasterFileError(f"raster {source!r}: file not found")
+    if path.is_dir():
+        from ocgnet_geo.geo.xyz_source import is_xyz_folder, xyz_folder_to_vrt
+
+        if is_xyz_folder(path):
+            return xyz_folder_to_vrt(path)
+        raise RasterFileError(
+            f"raster {source!r}: is a folder, neither a raster file nor an XYZ tile folder"
+        )
+    if not os.access(path, os.R_OK):
+        raise RasterFileError(f"raster {source!r}: file is not readable (permission denied)")
+    return str(path)
+
+
+def _describe(src: rasterio.io.DatasetReaderBase, path: str, source: str) -> RasterInfo:
+    if src.crs is None:
+        hint = (
+            " (it has ground control points only: warp it first, e.g. gdalwarp)"
+            if src.gcps[0]
+            else ""
+        )
+        raise NotGeoreferencedError(f"raster {source!r}: has no coordinate reference system{hint}")
+    if src.transform == Affine.identity():
+        raise NotGeoreferencedError(
+            f"raster {source!r}: has no geotransform (pixel coordinates only)"
+        )
+    crs = parse_crs(src.crs, what=f"raster {source!r} CRS")
+    t = src.transform
+    cx, cy = t @ (src.width / 2, src.height / 2)
+    step_x, step_y = math.hypot(t.a, t.d), math.hypot(t.b, t.e)
+    # ground length of one column step and one row step, measured on the ellipsoid
+    pixel_size_m = (ground_length_m(crs, cx, cy, t.a, t.d), ground_length_m(crs, cx, cy, t.b, t.e))
+    if not all(math.isfinite(v) and v > 0 for v in (*pixel_size_m, step_x, step_y)):
+        raise NotGeoreferencedError(
+            f"raster {source!r}: geotransform gives a degenerate pixel size"
+        )
+    rgb, alpha = _band_choice(src)
+    info = RasterInfo(
+        path=path,
+        source=source,
+        crs=crs,
+        transform=t,
+        width=src.width,
+        height=src.height,
+        count=src.count,
+        dtype=src.dtypes[0],
+        nodata=src.nodata,
+        pixel_size_m=pixel_size_m,
+        rgb_bands=rgb,
+        alpha_band=alpha,
+        overview_factors=tuple(src.overviews(1)),
+    )
+    if info.dtype != "uint8":
+        info = _with_stretch(info, src)
+    return info
+
+
+def _band_choice(src: rasterio.io.DatasetReaderBase) -> tuple[tuple[int, int, int], int | None]:
+    interp = list(src.colorinterp)
+    alpha = interp.index(ColorInterp.alpha) + 1 if ColorInterp.alpha in interp else None
+    if all(c in interp for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)):
+        rgb = tuple(
+            interp.index(c) + 1 for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+        )
+        return rgb, alpha  # type: ignore[return-value]
+    colour_bands = [i for i in range(1, src.count + 1) if i != alpha]
+    if len(colour_bands) >= 3:
+        return (colour_bands[0], colour_bands[1], colour_bands[2]), alpha
+    return (colour_bands[0],) * 3, alpha  # type: ignore[return-value]
+
+
+def _with_stretch(info: RasterInfo, src: rasterio.io.DatasetReaderBase) -> RasterInfo:
+    bands = list(dict.fromkeys(info.rgb_bands))
+    samples = _stats_sample(src, bands)
+    limits = []
+    for band in info.rgb_bands:
+        values = samples[bands.index(band)]
+        valid = values.compressed() if np.ma.isMaskedArray(values) else values.ravel()
+        valid = valid[np.isfinite(valid)]
+        if valid.size == 0:
+            limits.append((0.0, 1.0))
+            continue
+        lo, hi = np.percentile(valid, STRETCH_PERCENTILES)
+        limits.append((float(lo), float(hi) if hi > lo else float(lo) + 1.0))
+    return replace(info, stretch=tuple(limits))
+
+
+def _stats_sample(src: rasterio.io.DatasetReaderBase, bands: list[int]) -> list[np.ma.MaskedArray]:
+    big = max(src.width, src.height) > 8 * _STATS_MAX_SIDE
+    if not big or src.overviews(1):
+        scale = min(1.0, _STATS_MAX_SIDE / max(src.width, src.height))
+        shape = (len(bands), max(1, round(src.height * scale)), max(1, round(src.width * scale)))
+        data = src.read(bands, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        return [data[i] for i in range(len(bands))]
+    pieces: list[list[np.ma.MaskedArray]] = [[] for _ in bands]
+    size = _STATS_WINDOW_PX
+    for fy in np.linspace(0, 1, _STATS_WINDOWS):
+        for fx in np.linspace(0, 1, _STATS_WINDOWS):
+            win = Window(int(fx * (src.width - size)), int(fy * (src.height - size)), size, size)
+            data = src.read(bands, window=win, masked=True)
+            for i in range(len(bands)):
+                pieces[i].append(data[i].ravel())
+    return [np.ma.concatenate(p) for p in pieces]
+
+
+def read_tile(
+    raster: object, tile: TileSpec, resampling: Resampling | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``tile`` from ``raster``: ``(rgb, valid)``.
+
+    ``rgb`` is ``uint8 (tile.height, tile.width, 3)`` resampled into the tile's CRS and
+    transform (bilinear, or average when shrinking by 1.5x or more after the overview
+    choice); ``valid`` is a boolean ``(height, width)`` mask, False for nodata, alpha-0 or
+    masked pixels and for the parts of the tile outside the raster (where ``rgb`` is 0).
+    Only the source blocks under the tile are read, from the coarsest overview that is
+    still as fine as the tile.
+    """
+    info = open_raster(raster)
+    ratio = tile.gsd_m / min(info.pixel_size_m)
+    level, factor = _overview_level(info.overview_factors, ratio)
+    if resampling is None:
+        resampling = Resampling.average if ratio / factor >= 1.5 else Resampling.bilinear
+    bands = list(dict.fromkeys(info.rgb_bands))
+    with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(info.path, overview_level=level) as src:
+            vrt_options = {
+                "crs": tile.crs.to_wkt(),
+                "transform": tile.transform,
+                "width": tile.width,
+                "height": tile.height,
+                "resampling": resampling,
+            }
+            if info.nodata is not None:
+                vrt_options.update(src_nodata=info.nodata, nodata=info.nodata)
+            elif info.alpha_band is None:
+                vrt_options["add_alpha"] = True  # GDAL fills it from masks and the raster's edge
+            with WarpedVRT(src, **vrt_options) as vrt:
+                if info.nodata is not None:
+                    data = vrt.read(bands)
+                    valid = ~np.all(data == info.nodata, axis=0)
+                else:
+                    alpha = info.alpha_band or vrt.count
+                    data = vrt.read([*bands, alpha])
+                    valid = data[-1] > 0
+                    data = data[:-1]
+    rgb = np.stack([data[bands.index(b)] for b in info.rgb_bands], axis=-1)
+    rgb = _to_uint8(rgb, info.stretch)
+    rgb[~valid] = 0
+    return rgb, valid
+
+
+def _overview_level(factors: tuple[int, ...], ratio: float) -> tuple[int | None, int]:
+    """The overview (index for ``rasterio.open(overview_level=)``, factor) to read for a
+    tile ``ratio`` times coarser than the full resolution: the coarsest not coarser than it."""
+    level, factor = None, 1
+    for i, f in enumerate(factors):
+        if f <= ratio * 1.01:
+            level, factor = i, f
+    return level, factor
+
+
+def _to_uint8(rgb: np.ndarray, stretch: tuple[tuple[float, float], ...] | None) -> np.ndarray:
+    if stretch is None:
+        return np.ascontiguousarray(rgb, dtype=np.uint8)
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    for i, (lo, hi) in enumerate(stretch):
+        band = (rgb[..., i].astype(np.float32) - lo) * (255.0 / (hi - lo))
+        out[..., i] = np.clip(np.rint(np.nan_to_num(band, nan=0.0)), 0, 255)
+    return out
