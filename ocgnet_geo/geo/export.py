@@ -52,7 +52,9 @@ def check_output_path(path: str | os.PathLike, extensions: Sequence[str]) -> Pat
     """Validate an output path before any work is done (existing folder, known extension)."""
     out = Path(path)
     if out.suffix.lower() not in extensions:
-        raise OutputPathError(f"output {str(path)!r}: unknown extension (use {', '.join(extensions)})")
+        raise OutputPathError(
+            f"output {str(path)!r}: unknown extension (use {', '.join(extensions)})"
+        )
     if not out.parent.resolve().is_dir():
         raise OutputPathError(f"output {str(path)!r}: folder {str(out.parent)!r} does not exist")
     return out
@@ -75,7 +77,9 @@ def atomic_path(path: str | os.PathLike):
 
 
 def geojson_feature_collection(
-    polygons: Sequence[shapely.Geometry] | np.ndarray, properties: Sequence[Mapping[str, object]], crs: object
+    polygons: Sequence[shapely.Geometry] | np.ndarray,
+    properties: Sequence[Mapping[str, object]],
+    crs: object,
 ) -> dict:
     """An RFC 7946 FeatureCollection: polygons reprojected from ``crs`` to EPSG:4326 with
     densified edges, lon/lat order, counter-clockwise exteriors, coordinates rounded to
@@ -143,7 +147,9 @@ def write_gpkg(
 
 
 def to_geodataframe(
-    polygons: Sequence[shapely.Geometry] | np.ndarray, properties: Sequence[Mapping[str, object]], crs: object
+    polygons: Sequence[shapely.Geometry] | np.ndarray,
+    properties: Sequence[Mapping[str, object]],
+    crs: object,
 ):
     """A GeoDataFrame in ``crs`` with the :data:`RESULT_FIELDS` columns first, typed."""
     import geopandas as gpd
@@ -151,7 +157,9 @@ def to_geodataframe(
 
     geoms = np.asarray(polygons, dtype=object).ravel()
     frame = pd.DataFrame(list(properties), index=range(len(geoms)))
-    columns = [c for c in RESULT_FIELDS if c in frame.columns] + [c for c in frame.columns if c not in RESULT_FIELDS]
+    columns = [c for c in RESULT_FIELDS if c in frame.columns] + [
+        c for c in frame.columns if c not in RESULT_FIELDS
+    ]
     frame = frame[columns]
     for name, kind in RESULT_FIELDS.items():
         if name in frame.columns:
@@ -159,4 +167,8 @@ def to_geodataframe(
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=parse_crs(crs))
 
 
-WRITERS: dict[str, Callable[..., Path]] = {".geojson": write_geojson, ".json": write_geojson, ".gpkg": write_gpkg}
+WRITERS: dict[str, Callable[..., Path]] = {
+    ".geojson": write_geojson,
+    ".json": write_geojson,
+    ".gpkg": write_gpkg,
+}

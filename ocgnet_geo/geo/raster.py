@@ -36,7 +36,12 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from shapely import Polygon
 
-from ocgnet_geo.errors import NotARasterError, NotGeoreferencedError, RasterFileError
+from ocgnet_geo.errors import (
+    EmptySearchAreaError,
+    NotARasterError,
+    NotGeoreferencedError,
+    RasterFileError,
+)
 from ocgnet_geo.geo.crs import ground_length_m, parse_crs
 
 if TYPE_CHECKING:
@@ -307,3 +312,29 @@ def _to_uint8(rgb: np.ndarray, stretch: tuple[tuple[float, float], ...] | None) 
         band = (rgb[..., i].astype(np.float32) - lo) * (255.0 / (hi - lo))
         out[..., i] = np.clip(np.rint(np.nan_to_num(band, nan=0.0)), 0, 255)
     return out
+
+
+def tiles_with_data(raster: object, tiles: list[TileSpec], probe_px: int = 64) -> list[TileSpec]:
+    """The tiles that hold at least one valid pixel, checked on a ``probe_px`` preview of
+    each (a cheap read from overviews where the raster has them).
+
+    Raises :class:`EmptySearchAreaError` when none does.
+    """
+    info = open_raster(raster)
+    kept = []
+    for tile in tiles:
+        factor = max(tile.width, tile.height) / probe_px
+        preview = replace(
+            tile,
+            transform=tile.transform @ Affine.scale(factor),
+            width=max(1, round(tile.width / factor)),
+            height=max(1, round(tile.height / factor)),
+            gsd_m=tile.gsd_m * factor,
+        )
+        if read_tile(info, preview)[1].any():
+            kept.append(tile)
+    if not kept:
+        raise EmptySearchAreaError(
+            f"raster {info.source!r}: only nodata in the search area ({len(tiles)} tiles)"
+        )
+    return kept

@@ -275,3 +275,26 @@ def test_raster_with_identity_transform(tmp_path: Path) -> None:
 
 def test_all_input_errors_share_the_base_class() -> None:
     assert issubclass(RasterFileError, InputError) and issubclass(InputError, ValueError)
+
+
+def test_tiles_with_data_drops_nodata_tiles(nodata_raster: Path) -> None:
+    from ocgnet_geo.geo.raster import tiles_with_data
+
+    info = open_raster(nodata_raster)
+    tiles = tile_grid(info, 0.5, tile_px=64, overlap_px=0)
+    kept = tiles_with_data(info, tiles)
+    assert 0 < len(kept) < len(tiles)
+    assert all(t.bounds[0] < UTM_ORIGIN[0] + 75 for t in kept)  # the west half holds the data
+
+
+def test_search_area_with_only_nodata(nodata_raster: Path) -> None:
+    from ocgnet_geo.errors import EmptySearchAreaError
+    from ocgnet_geo.geo.raster import tiles_with_data
+
+    east = (UTM_ORIGIN[0] + 100, UTM_ORIGIN[1] - 90, UTM_ORIGIN[0] + 140, UTM_ORIGIN[1] - 10)
+    tiles = tile_grid(
+        nodata_raster, 0.5, tile_px=32, overlap_px=0, bbox=east, bbox_crs="EPSG:32632"
+    )
+    with pytest.raises(EmptySearchAreaError, match="only nodata") as err:
+        tiles_with_data(nodata_raster, tiles)
+    assert "nodata.tif" in str(err.value)
