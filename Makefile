@@ -30,12 +30,12 @@ $(SETUP_STAMP): $(PY) pyproject.toml .ci/constraints.txt
 # its own, because QGIS links Debian's GDAL/PROJ while rasterio and pyogrio bring their own.
 test: setup
 	@rm -rf .test-reports && mkdir -p .test-reports
-	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" --junitxml=.test-reports/lib.xml tests
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" --ignore=tests/qgis --junitxml=.test-reports/lib.xml tests
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m qgis --junitxml=.test-reports/qgis.xml tests/qgis
 	@$(PY) .ci/summarize_junit.py .test-reports/lib.xml .test-reports/qgis.xml
 
 test-lib: setup
-	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" tests
+	$(PY) -m pytest -p no:pytest_qgis -m "not qgis" --ignore=tests/qgis tests
 
 test-qgis: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m qgis tests/qgis
