@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 #: Edges are split into this many segments before reprojection (a box side becomes 16 lines).
 DENSIFY_SEGMENTS = 16
+#: After reprojection, vertices that lie within this ground distance (metres) of a straight
+#: line are dropped again, so a small box keeps 4 corners and a large one keeps its bends.
+SIMPLIFY_TOLERANCE_M = 0.002
 
 
 def boxes_to_polygons(boxes_px: np.ndarray, tile: TileSpec) -> np.ndarray:
@@ -62,7 +65,8 @@ def reproject_geometries(
     """Geometries reprojected from ``src_crs`` to ``dst_crs`` (x/lon first in both).
 
     With ``densify``, every edge is first split into :data:`DENSIFY_SEGMENTS` pieces so that
-    a box stays accurate when the projection bends straight lines.
+    a box stays accurate when the projection bends straight lines; the vertices that turn out
+    to be collinear within :data:`SIMPLIFY_TOLERANCE_M` are then dropped again.
     """
     src, dst = parse_crs(src_crs), parse_crs(dst_crs)
     geoms = np.asarray(geometries, dtype=object)
@@ -79,7 +83,11 @@ def reproject_geometries(
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(geoms, _apply)
+    out = shapely.transform(geoms, _apply)
+    if densify:
+        tolerance = SIMPLIFY_TOLERANCE_M / 111_320.0 if dst.is_geographic else SIMPLIFY_TOLERANCE_M
+        out = shapely.simplify(out, tolerance)
+    return out
 
 
 def metric_crs_for(geometries: np.ndarray, crs: CRS) -> CRS:
