@@ -18,8 +18,11 @@ from ocgnet_geo.geo.crs import lonlat_of, parse_crs, transformer, utm_crs_for
 if TYPE_CHECKING:
     from ocgnet_geo.geo.grid import TileSpec
 
-#: Edges are split into this many segments before reprojection (a box side becomes 16 lines).
-DENSIFY_SEGMENTS = 16
+#: Before reprojection, edges are split into segments no longer than this (ground metres).
+#: Straight lines bend under reprojection by an amount that grows with the square of their
+#: length: at 1 km the bend is below a millimetre for the CRSs used here, so candidate boxes
+#: (tens of metres) keep their 4 corners and only large polygons gain vertices.
+DENSIFY_MAX_SEGMENT_M = 1000.0
 #: After reprojection, vertices that lie within this ground distance (metres) of a straight
 #: line are dropped again, so a small box keeps 4 corners and a large one keeps its bends.
 SIMPLIFY_TOLERANCE_M = 0.002
@@ -64,19 +67,19 @@ def reproject_geometries(
 ) -> np.ndarray:
     """Geometries reprojected from ``src_crs`` to ``dst_crs`` (x/lon first in both).
 
-    With ``densify``, every edge is first split into :data:`DENSIFY_SEGMENTS` pieces so that
-    a box stays accurate when the projection bends straight lines; the vertices that turn out
-    to be collinear within :data:`SIMPLIFY_TOLERANCE_M` are then dropped again.
+    With ``densify``, edges longer than :data:`DENSIFY_MAX_SEGMENT_M` are first split so
+    that a large polygon stays accurate when the projection bends straight lines; vertices
+    that turn out collinear within :data:`SIMPLIFY_TOLERANCE_M` are then dropped again.
     """
     src, dst = parse_crs(src_crs), parse_crs(dst_crs)
     geoms = np.asarray(geometries, dtype=object)
     if src == dst:
         return geoms.copy()
-    if densify:
-        lengths = shapely.length(geoms)
-        with np.errstate(invalid="ignore"):
-            step = np.where(lengths > 0, lengths / (4 * DENSIFY_SEGMENTS), np.inf)
-        geoms = shapely.segmentize(geoms, step)
+    max_segment = _metres_in_units(src, DENSIFY_MAX_SEGMENT_M)
+    bounds = shapely.bounds(geoms)
+    added_vertices = bool(densify and np.nanmax(bounds[..., 2:] - bounds[..., :2], initial=0.0) > max_segment)
+    if added_vertices:
+        geoms = shapely.segmentize(geoms, max_segment)
     tr = transformer(src, dst)
 
     def _apply(xy: np.ndarray) -> np.ndarray:
@@ -84,10 +87,17 @@ def reproject_geometries(
         return np.column_stack([x, y])
 
     out = shapely.transform(geoms, _apply)
-    if densify:
-        tolerance = SIMPLIFY_TOLERANCE_M / 111_320.0 if dst.is_geographic else SIMPLIFY_TOLERANCE_M
-        out = shapely.simplify(out, tolerance)
+    if added_vertices:
+        out = shapely.simplify(out, _metres_in_units(dst, SIMPLIFY_TOLERANCE_M))
     return out
+
+
+def _metres_in_units(crs: CRS, metres: float) -> float:
+    """Roughly ``metres`` expressed in the units of ``crs`` (degrees: at the equator)."""
+    if crs.is_geographic:
+        return metres / 111_320.0
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return metres / (factor or 1.0)
 
 
 def metric_crs_for(geometries: np.ndarray, crs: CRS) -> CRS:

@@ -91,18 +91,17 @@ def geojson_feature_collection(
     lonlat = shapely.orient_polygons(lonlat, exterior_cw=False)
     coords, index = shapely.get_coordinates(lonlat, return_index=True)
     coords = np.round(coords, GEOJSON_DECIMALS)
-    # exterior rings only (candidates are boxes); split the flat coordinate array per polygon
-    splits = np.flatnonzero(np.diff(index)) + 1
-    rings = np.split(coords, splits) if len(coords) else []
-    features = []
-    for ring, props in zip(rings, properties, strict=True):
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {k: _json_value(v) for k, v in props.items()},
-                "geometry": {"type": "Polygon", "coordinates": [ring.tolist()]},
-            }
-        )
+    # exterior rings only (candidates are boxes): cut one flat list of pairs per polygon
+    pairs = coords.tolist()
+    bounds = np.searchsorted(index, np.arange(len(geoms) + 1)).tolist()
+    features = [
+        {
+            "type": "Feature",
+            "properties": {k: _json_value(v) for k, v in props.items()},
+            "geometry": {"type": "Polygon", "coordinates": [pairs[bounds[i] : bounds[i + 1]]]},
+        }
+        for i, props in enumerate(properties)
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
