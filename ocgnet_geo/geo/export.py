@@ -7,6 +7,7 @@ atomically: the file appears complete or not at all (temp file in the same folde
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -83,26 +84,40 @@ def geojson_feature_collection(
 ) -> dict:
     """An RFC 7946 FeatureCollection: polygons reprojected from ``crs`` to EPSG:4326 with
     densified edges, lon/lat order, counter-clockwise exteriors, coordinates rounded to
-    :data:`GEOJSON_DECIMALS` places, no ``crs`` member."""
+    :data:`GEOJSON_DECIMALS` places, no ``crs`` member. Exterior rings only: polygons with
+    holes are refused (candidates are boxes)."""
     geoms = np.asarray(polygons, dtype=object).ravel()
     if len(geoms) != len(properties):
         raise ValueError(f"{len(geoms)} polygons but {len(properties)} property records")
     lonlat = reproject_geometries(geoms, parse_crs(crs), "EPSG:4326")
     lonlat = shapely.orient_polygons(lonlat, exterior_cw=False)
+    if shapely.get_num_interior_rings(lonlat).any():
+        raise ValueError("geojson_feature_collection: polygons with holes are not supported")
     coords, index = shapely.get_coordinates(lonlat, return_index=True)
     coords = np.round(coords, GEOJSON_DECIMALS)
-    # exterior rings only (candidates are boxes): cut one flat list of pairs per polygon
-    pairs = coords.tolist()
     bounds = np.searchsorted(index, np.arange(len(geoms) + 1)).tolist()
-    features = [
-        {
-            "type": "Feature",
-            "properties": {k: _json_value(v) for k, v in props.items()},
-            "geometry": {"type": "Polygon", "coordinates": [pairs[bounds[i] : bounds[i + 1]]]},
-        }
-        for i, props in enumerate(properties)
-    ]
+    with _gc_paused():  # millions of small lists: the cyclic GC would rescan them repeatedly
+        pairs = coords.tolist()
+        features = [
+            {
+                "type": "Feature",
+                "properties": {k: _json_value(v) for k, v in props.items()},
+                "geometry": {"type": "Polygon", "coordinates": [pairs[bounds[i] : bounds[i + 1]]]},
+            }
+            for i, props in enumerate(properties)
+        ]
     return {"type": "FeatureCollection", "features": features}
+
+
+@contextmanager
+def _gc_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _json_value(value: object) -> object:
