@@ -77,7 +77,9 @@ def reproject_geometries(
         return geoms.copy()
     max_segment = _metres_in_units(src, DENSIFY_MAX_SEGMENT_M)
     bounds = shapely.bounds(geoms)
-    added_vertices = bool(densify and np.nanmax(bounds[..., 2:] - bounds[..., :2], initial=0.0) > max_segment)
+    added_vertices = bool(
+        densify and np.nanmax(bounds[..., 2:] - bounds[..., :2], initial=0.0) > max_segment
+    )
     if added_vertices:
         geoms = shapely.segmentize(geoms, max_segment)
     tr = transformer(src, dst)

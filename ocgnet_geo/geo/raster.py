@@ -258,6 +258,9 @@ def read_tile(
     masked pixels and for the parts of the tile outside the raster (where ``rgb`` is 0).
     Only the source blocks under the tile are read, from the coarsest overview that is
     still as fine as the tile.
+
+    A tile in the raster's own CRS over a north-up raster is a (scaled) window of it and is
+    read with GDAL's resampling reader; any other tile goes through GDAL's warper.
     """
     info = open_raster(raster)
     ratio = tile.gsd_m / min(info.pixel_size_m)
@@ -267,31 +270,72 @@ def read_tile(
     bands = list(dict.fromkeys(info.rgb_bands))
     with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(info.path, overview_level=level) as src:
-            vrt_options = {
-                "crs": tile.crs.to_wkt(),
-                "transform": tile.transform,
-                "width": tile.width,
-                "height": tile.height,
-                "resampling": resampling,
-            }
-            if info.nodata is not None:
-                vrt_options.update(src_nodata=info.nodata, nodata=info.nodata)
-            elif info.alpha_band is None:
-                vrt_options["add_alpha"] = True  # GDAL fills it from masks and the raster's edge
-            with WarpedVRT(src, **vrt_options) as vrt:
-                if info.nodata is not None:
-                    data = vrt.read(bands)
-                    valid = ~np.all(data == info.nodata, axis=0)
-                else:
-                    alpha = info.alpha_band or vrt.count
-                    data = vrt.read([*bands, alpha])
-                    valid = data[-1] > 0
-                    data = data[:-1]
+        if _is_window_of(info, tile):
+            data, valid = _read_window(info, tile, bands, resampling)
+        else:
+            data, valid = _read_warped(info, tile, bands, resampling, level)
     rgb = np.stack([data[bands.index(b)] for b in info.rgb_bands], axis=-1)
     rgb = _to_uint8(rgb, info.stretch)
     rgb[~valid] = 0
     return rgb, valid
+
+
+def _is_window_of(info: RasterInfo, tile: TileSpec) -> bool:
+    """True when the tile's pixels are a scaled, unrotated window of the raster's pixels."""
+    r, t = info.transform, tile.transform
+    north_up = r.b == 0 and r.d == 0 and t.b == 0 and t.d == 0
+    return north_up and r.a * t.a > 0 and r.e * t.e > 0 and tile.crs == info.crs
+
+
+def _read_window(
+    info: RasterInfo, tile: TileSpec, bands: list[int], resampling: Resampling
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed read (GDAL picks the overview) of the tile pixels that lie inside the raster."""
+    r, t = info.transform, tile.transform
+    sx, sy = t.a / r.a, t.e / r.e  # raster pixels per tile pixel
+    col_off, row_off = (t.c - r.c) / r.a, (t.f - r.f) / r.e
+    eps = 1e-6
+    i0 = max(0, math.ceil(-col_off / sx - eps))
+    j0 = max(0, math.ceil(-row_off / sy - eps))
+    i1 = min(tile.width, math.floor((info.width - col_off) / sx + eps))
+    j1 = min(tile.height, math.floor((info.height - row_off) / sy + eps))
+    data = np.zeros((len(bands), tile.height, tile.width), dtype=info.dtype)
+    valid = np.zeros((tile.height, tile.width), dtype=bool)
+    if i1 <= i0 or j1 <= j0:
+        return data, valid
+    window = Window(col_off + i0 * sx, row_off + j0 * sy, (i1 - i0) * sx, (j1 - j0) * sy)
+    shape = (j1 - j0, i1 - i0)
+    with rasterio.open(info.path) as src:
+        data[:, j0:j1, i0:i1] = src.read(
+            bands, window=window, out_shape=(len(bands), *shape), resampling=resampling
+        )
+        mask = src.dataset_mask(window=window, out_shape=shape, resampling=Resampling.nearest)
+    valid[j0:j1, i0:i1] = mask > 0
+    return data, valid
+
+
+def _read_warped(
+    info: RasterInfo, tile: TileSpec, bands: list[int], resampling: Resampling, level: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the raster (at overview ``level``) into the tile's CRS, transform and size."""
+    with rasterio.open(info.path, overview_level=level) as src:
+        vrt_options = {
+            "crs": tile.crs.to_wkt(),
+            "transform": tile.transform,
+            "width": tile.width,
+            "height": tile.height,
+            "resampling": resampling,
+        }
+        if info.nodata is not None:
+            vrt_options.update(src_nodata=info.nodata, nodata=info.nodata)
+        elif info.alpha_band is None:
+            vrt_options["add_alpha"] = True  # GDAL fills it from masks and the raster's edge
+        with WarpedVRT(src, **vrt_options) as vrt:
+            if info.nodata is not None:
+                data = vrt.read(bands)
+                return data, ~np.all(data == info.nodata, axis=0)
+            data = vrt.read([*bands, info.alpha_band or vrt.count])
+            return data[:-1], data[-1] > 0
 
 
 def _overview_level(factors: tuple[int, ...], ratio: float) -> tuple[int | None, int]:
