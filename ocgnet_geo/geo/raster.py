@@ -47,8 +47,13 @@ from ocgnet_geo.geo.crs import ground_length_m, parse_crs
 if TYPE_CHECKING:
     from ocgnet_geo.geo.grid import TileSpec
 
-#: GDAL settings for every read: a bounded block cache (MB) and no directory scans.
-GDAL_OPTIONS = {"GDAL_CACHEMAX": 256, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+#: GDAL settings for every read: a bounded block cache (MB), no directory scans, and all
+#: cores for decompressing blocks (reads never overlap with model inference).
+GDAL_OPTIONS = {
+    "GDAL_CACHEMAX": 256,
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_NUM_THREADS": "ALL_CPUS",
+}
 
 STRETCH_PERCENTILES = (2.0, 98.0)
 _STATS_MAX_SIDE = 512  # pixels of the decimated read used for stretch statistics

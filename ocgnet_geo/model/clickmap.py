@@ -90,23 +90,30 @@ def detgeo_clickmap(
 class ClickMapEncoder(nn.Module):
     """Builds the click map a model expects, from clicks ``[B, 2]`` (x, y) in query pixels.
 
-    With ``learnable=True`` sigma is a parameter named ``sigma`` (fraction of the diagonal);
-    otherwise it is a non-persistent buffer, so official state dicts gain no key.
+    With ``learnable=True`` sigma (fraction of the diagonal) is a float64 parameter named
+    ``sigma``; otherwise it is a plain Python float, so official state dicts gain no key and
+    the map is bit-identical to the reference's for the same sigma.
     """
 
     def __init__(self, kind: str, hw: tuple[int, int], sigma: float, learnable: bool) -> None:
         super().__init__()
         self.kind = kind
         self.hw = hw
-        value = torch.tensor(float(sigma), dtype=torch.float32)
+        self.learnable = learnable
+        self.fixed_sigma = float(sigma)
         if learnable:
-            self.sigma = nn.Parameter(value)
-        else:
-            self.register_buffer("sigma", value, persistent=False)
+            self.sigma = nn.Parameter(torch.tensor(float(sigma), dtype=torch.float64))
 
-    def forward(self, clicks: ClickLike) -> Tensor:
-        """Clicks ``[B, 2]`` or ``(x, y)`` → float32 click maps ``[B, H, W]``."""
-        device = self.sigma.device
+    def current_sigma(self) -> float:
+        """Sigma now (fraction of the query diagonal)."""
+        return float(self.sigma.detach()) if self.learnable else self.fixed_sigma
+
+    def forward(self, clicks: ClickLike, device: torch.device | str = "cpu") -> Tensor:
+        """Clicks ``[B, 2]`` or ``(x, y)`` → float32 click maps ``[B, H, W]`` on ``device``."""
         if self.kind == "detgeo":
             return detgeo_clickmap(clicks, self.hw, device)
-        return gaussian_clickmap(clicks, self.hw, self.sigma.clamp_min(1e-4), device)
+        sigma: float | Tensor = self.fixed_sigma
+        if self.learnable:
+            sigma = self.sigma.clamp_min(1e-4)
+            device = self.sigma.device
+        return gaussian_clickmap(clicks, self.hw, sigma, device)

@@ -1,7 +1,6 @@
 """Backbones with torchvision-compatible (ResNet-18, MobileNetV2) or Darknet parameter names."""
 
 from ocgnet_geo.model.backbones.darknet import DARKNET_LAYERS, Darknet53YOLOv3
-
 from ocgnet_geo.model.backbones.mobilenet import (
     MobileNetV2Features,
     QueryMobileNetV2,
