@@ -121,32 +121,42 @@ def nms_geo(
     a metric CRS: ``crs`` itself when projected, the local UTM zone when geographic (give
     ``crs`` whenever the polygons are in degrees).
     """
+    return np.asarray([group[0] for group in nms_groups(polygons, scores, iou, crs)], dtype=int)
+
+
+def nms_groups(
+    polygons: np.ndarray, scores: np.ndarray, iou: float = 0.5, crs: object = None
+) -> list[np.ndarray]:
+    """Greedy NMS that also says what each kept polygon absorbed: a list, best first, of
+    index arrays whose first element is the kept polygon and the rest the polygons it
+    suppressed (the same object seen from overlapping tiles). See :func:`nms_geo`."""
     geoms = np.asarray(polygons, dtype=object).ravel()
     scores = np.asarray(scores, dtype=float).ravel()
     if len(geoms) != len(scores):
         raise ValueError(f"nms_geo: {len(geoms)} polygons but {len(scores)} scores")
     if len(geoms) == 0:
-        return np.zeros(0, dtype=int)
+        return []
     if crs is not None:
         src = parse_crs(crs)
-        metric = metric_crs_for(geoms, src)
-        geoms = reproject_geometries(geoms, src, metric)
+        geoms = reproject_geometries(geoms, src, metric_crs_for(geoms, src))
     order = np.argsort(-scores, kind="stable")
     areas = shapely.area(geoms)
     tree = shapely.STRtree(geoms)
-    suppressed = np.zeros(len(geoms), dtype=bool)
-    keep = []
+    taken = np.zeros(len(geoms), dtype=bool)
+    groups = []
     for i in order:
-        if suppressed[i]:
+        if taken[i]:
             continue
-        keep.append(i)
+        taken[i] = True
         others = tree.query(geoms[i], predicate="intersects")
-        others = others[~suppressed[others] & (others != i)]
-        if len(others) == 0:
-            continue
-        inter = shapely.area(shapely.intersection(geoms[i], geoms[others]))
-        union = areas[i] + areas[others] - inter
-        with np.errstate(invalid="ignore", divide="ignore"):
-            overlap = np.where(union > 0, inter / union, 0.0)
-        suppressed[others[overlap > iou]] = True
-    return np.asarray(keep, dtype=int)
+        others = others[~taken[others]]
+        absorbed = others[:0]
+        if len(others):
+            inter = shapely.area(shapely.intersection(geoms[i], geoms[others]))
+            union = areas[i] + areas[others] - inter
+            with np.errstate(invalid="ignore", divide="ignore"):
+                overlap = np.where(union > 0, inter / union, 0.0)
+            absorbed = others[overlap > iou]
+            taken[absorbed] = True
+        groups.append(np.concatenate([[i], absorbed]).astype(int))
+    return groups

@@ -1,0 +1,114 @@
+"""The overlay PNG of a result: what the analyst clicked, and where the model looked.
+
+Left: the photo with the click marked. Right: the best candidate's tile with the attention
+map blended in and the ranked candidates outlined (rank 1 thickest). A caption names the
+model, view, scores and search size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+
+from ocgnet_geo.geo.boxes import polygons_to_boxes, reproject_geometries
+from ocgnet_geo.geo.export import atomic_path
+from ocgnet_geo.geo.raster import open_raster, read_tile
+from ocgnet_geo.photo import load_photo
+
+if TYPE_CHECKING:
+    from ocgnet_geo.locate import LocateResult
+
+PANEL_PX = 512
+RANK_COLOURS = [(255, 40, 40), (255, 160, 0), (255, 230, 0), (80, 200, 255), (190, 120, 255)]
+
+
+def render_overlay(result: LocateResult, path: str | os.PathLike) -> Path:
+    """Write the overlay of ``result`` to ``path`` (PNG, atomically)."""
+    from PIL import Image, ImageDraw
+
+    photo = _photo_panel(result)
+    tile = _tile_panel(result)
+    caption_h = 40
+    canvas = Image.new(
+        "RGB",
+        (photo.width + tile.width + 30, max(photo.height, tile.height) + caption_h + 20),
+        "white",
+    )
+    canvas.paste(photo, (10, 10))
+    canvas.paste(tile, (photo.width + 20, 10))
+    draw = ImageDraw.Draw(canvas)
+    best = result.candidates[0]
+    lines = [
+        f"model {result.model} ({result.view})  |  best score {best.score:.3f} in tile {best.tile}  |  "
+        f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
+        f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
+        f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
+    ]
+    for i, line in enumerate(lines):
+        draw.text((10, canvas.height - caption_h - 5 + i * 18), line, fill=(0, 0, 0))
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        canvas.save(tmp, format="PNG")
+    return out
+
+
+def _photo_panel(result: LocateResult):
+    from PIL import Image, ImageDraw
+
+    rgb = load_photo(result.query)
+    h, w = rgb.shape[:2]
+    scale = PANEL_PX / max(h, w)
+    panel = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))))
+    draw = ImageDraw.Draw(panel)
+    x, y = result.click[0] * scale, result.click[1] * scale
+    for colour, width in (((0, 0, 0), 5), ((255, 255, 255), 2)):
+        draw.line([(x - 12, y), (x + 12, y)], fill=colour, width=width)
+        draw.line([(x, y - 12), (x, y + 12)], fill=colour, width=width)
+    return panel
+
+
+def _tile_panel(result: LocateResult):
+    from PIL import Image, ImageDraw
+
+    tile = result.best_tile
+    info = result.raster_info or open_raster(result.raster)
+    rgb, _ = read_tile(info, tile)
+    image = rgb.astype(np.float32)
+    if result.best_attention is not None:
+        heat = _upsample(result.best_attention, tile.height, tile.width)
+        image = 0.6 * image + 0.4 * _heat_colours(heat)
+    panel = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+    polygons = reproject_geometries(result.polygons, result.crs, tile.crs)
+    boxes = polygons_to_boxes(polygons, tile)
+    draw = ImageDraw.Draw(panel)
+    for candidate, box in reversed(list(zip(result.candidates, boxes, strict=True))):
+        if not np.all(np.isfinite(box)) or not shapely.box(
+            0, 0, tile.width, tile.height
+        ).intersects(shapely.box(*box)):
+            continue
+        colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
+        draw.rectangle(list(box), outline=colour, width=5 if candidate.rank == 1 else 2)
+        draw.text((box[0] + 3, box[1] + 2), f"{candidate.rank}: {candidate.score:.2f}", fill=colour)
+    scale = PANEL_PX / max(tile.width, tile.height)
+    return panel.resize((round(tile.width * scale), round(tile.height * scale)))
+
+
+def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour upsampling of a (G, G) map to (height, width), scaled to 0..1."""
+    g = np.asarray(grid, dtype=np.float32)
+    rows = np.minimum(np.arange(height) * g.shape[0] // height, g.shape[0] - 1)
+    cols = np.minimum(np.arange(width) * g.shape[1] // width, g.shape[1] - 1)
+    up = g[rows][:, cols]
+    span = float(up.max() - up.min())
+    return (up - up.min()) / span if span > 0 else np.zeros_like(up)
+
+
+def _heat_colours(heat: np.ndarray) -> np.ndarray:
+    """A blue -> red colour ramp (H, W, 3) for values 0..1."""
+    return np.stack(
+        [255 * heat, 255 * (1 - np.abs(heat - 0.5) * 2) * 0.6, 255 * (1 - heat)], axis=-1
+    )
