@@ -1,7 +1,8 @@
 """The overlay PNG of a result: what the analyst clicked, and where the model looked.
 
-Left: the photo with the click marked. Right: the best candidate's tile with the attention
-map blended in and the ranked candidates outlined (rank 1 thickest). A caption names the
+Left: the photo with the click marked. Right: the best candidate's tile, tinted orange where
+the model's cross-view attention is high, with the ranked candidates that fall in it outlined
+(rank 1 thickest). A caption names the
 model, view, scores and search size.
 """
 
@@ -48,8 +49,9 @@ def render_overlay(result: LocateResult, path: str | os.PathLike) -> Path:
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
     ]
+    font = _font(13)
     for i, line in enumerate(lines):
-        draw.text((10, canvas.height - caption_h - 5 + i * 18), line, fill=(0, 0, 0))
+        draw.text((10, canvas.height - caption_h - 5 + i * 18), line, fill=(0, 0, 0), font=font)
     out = Path(path)
     with atomic_path(out) as tmp:
         canvas.save(tmp, format="PNG")
@@ -79,22 +81,45 @@ def _tile_panel(result: LocateResult):
     rgb, _ = read_tile(info, tile)
     image = rgb.astype(np.float32)
     if result.best_attention is not None:
-        heat = _upsample(result.best_attention, tile.height, tile.width)
-        image = 0.6 * image + 0.4 * _heat_colours(heat)
-    panel = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
-    polygons = reproject_geometries(result.polygons, result.crs, tile.crs)
-    boxes = polygons_to_boxes(polygons, tile)
-    draw = ImageDraw.Draw(panel)
-    for candidate, box in reversed(list(zip(result.candidates, boxes, strict=True))):
-        if not np.all(np.isfinite(box)) or not shapely.box(
-            0, 0, tile.width, tile.height
-        ).intersects(shapely.box(*box)):
-            continue
-        colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
-        draw.rectangle(list(box), outline=colour, width=5 if candidate.rank == 1 else 2)
-        draw.text((box[0] + 3, box[1] + 2), f"{candidate.rank}: {candidate.score:.2f}", fill=colour)
+        heat = _upsample(result.best_attention, tile.height, tile.width)[..., None]
+        image = image * (1 - 0.45 * heat) + np.array([255.0, 60.0, 0.0]) * 0.45 * heat
     scale = PANEL_PX / max(tile.width, tile.height)
-    return panel.resize((round(tile.width * scale), round(tile.height * scale)))
+    size = (round(tile.width * scale), round(tile.height * scale))
+    panel = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).resize(
+        size, Image.Resampling.BILINEAR
+    )
+    polygons = reproject_geometries(result.polygons, result.crs, tile.crs)
+    boxes = polygons_to_boxes(polygons, tile) * scale
+    draw = ImageDraw.Draw(panel)
+    font = _font(14)
+    frame = shapely.box(0, 0, *size)
+    for candidate, box in reversed(list(zip(result.candidates, boxes, strict=True))):
+        if not np.all(np.isfinite(box)) or not frame.intersects(shapely.box(*box)):
+            continue  # found in another tile, outside this one
+        colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
+        draw.rectangle(list(box), outline=colour, width=4 if candidate.rank == 1 else 2)
+        label = f"#{candidate.rank} {candidate.score:.2f}"
+        draw.text(
+            (box[0] + 1, box[1] - 17),
+            label,
+            fill=colour,
+            font=font,
+            stroke_width=2,
+            stroke_fill=(0, 0, 0),
+        )
+    return panel
+
+
+def _font(size: int):
+    """DejaVu Sans when the system has it (Debian: fonts-dejavu-core), else PIL's default."""
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
 
 
 def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
