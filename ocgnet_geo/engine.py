@@ -84,7 +84,7 @@ class TorchTileModel:
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
     def _normalise(self, rgb: np.ndarray):
-        t = self._torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
+        t = self._torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
         t = t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
         return (t - self._mean) / self._std
 

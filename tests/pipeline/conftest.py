@@ -54,3 +54,20 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "photo.jpg"
     Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(path, quality=90)
     return path
+
+
+@pytest.fixture(scope="session")
+def light_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real OCGNet (MobileNetV2 pair, 256-px tiles at 0.5 m/px) with random weights, saved
+    in our safetensors format."""
+    import torch
+
+    from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+
+    torch.manual_seed(0)
+    config = ModelConfig.from_dict(
+        {**ModelConfig.light(tile_size=256).to_dict(), "tile_gsd_m": 0.5}
+    )
+    path = tmp_path_factory.mktemp("weights") / "light-random.safetensors"
+    save_model(OCGNet(config).eval(), path)
+    return path
