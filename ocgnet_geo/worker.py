@@ -133,17 +133,24 @@ class Worker:
 
     def _run_job(self, request_id: Any, method: str, params: dict) -> None:
         try:
-            result = self._load(params) if method == "load" else self._locate(request_id, params)
-            self.send({"id": request_id, "result": result})
+            answer = {
+                "id": request_id,
+                "result": self._load(params)
+                if method == "load"
+                else self._locate(request_id, params),
+            }
         except WorkerError as err:
-            self.error(request_id, err.code, str(err))
+            answer = {"id": request_id, "error": {"code": err.code, "message": str(err)}}
         except InputError as err:
-            self.error(request_id, "bad_input", str(err))
+            answer = {"id": request_id, "error": {"code": "bad_input", "message": str(err)}}
         except Exception as err:  # a bug: report it, keep serving
             log.exception("internal error in %s", method)
-            self.error(request_id, "internal", f"{type(err).__name__}: {err}")
-        finally:
-            self._cancel_events.pop(request_id, None)
+            answer = {
+                "id": request_id,
+                "error": {"code": "internal", "message": f"{type(err).__name__}: {err}"},
+            }
+        self._cancel_events.pop(request_id, None)  # before answering: a later cancel finds nothing
+        self.send(answer)
 
     def _load(self, params: dict) -> dict:
         from ocgnet_geo.locate import Locator
