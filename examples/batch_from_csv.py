@@ -13,9 +13,9 @@ import argparse
 import csv
 from pathlib import Path
 
+from ocgnet_geo import Locator
 from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.export import write_gpkg
-from ocgnet_geo.locate import Locator
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ocgnet_geo.locate import Locator
+from ocgnet_geo import Locator
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ocgnet_geo import Locator
 from ocgnet_geo.geo import open_raster, tile_grid
-from ocgnet_geo.locate import Locator
 
 
 def main() -> None:

@@ -12,7 +12,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "ocgnet_geo"
 
 
-@pytest.mark.parametrize("module", ["ocgnet_geo", "ocgnet_geo.geo", "ocgnet_geo.cli"])
+@pytest.mark.parametrize(
+    "module",
+    ["ocgnet_geo", "ocgnet_geo.geo", "ocgnet_geo.cli", "ocgnet_geo.locate", "ocgnet_geo.worker"],
+)
 def test_import_does_not_load_torch(module: str) -> None:
     code = f"import sys, {module}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
