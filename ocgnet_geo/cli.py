@@ -199,9 +199,13 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
     check_output_path(args.out, (".gpkg",))
     rows = _read_queries(Path(args.csv))
     locator = _locator(args)
+    from tqdm import tqdm
+
     polygons, records, failed = [], [], []
     crs = None
+    bar = tqdm(total=len(rows), desc="locate-batch", unit="row", file=sys.stderr, disable=args.json, delay=1.0)
     for n, row in enumerate(rows, start=2):  # line 1 is the header
+        bar.update(1)
         query_id = row.get("id") or str(n - 1)
         try:
             query = _resolve(row["query"], Path(args.csv).parent)
