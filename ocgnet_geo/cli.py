@@ -148,6 +148,7 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_locate(args: argparse.Namespace) -> int:
     from ocgnet_geo.geo.export import check_output_path
+    from ocgnet_geo.overlay import format_score
 
     if args.out:
         check_output_path(args.out, (".geojson", ".json", ".gpkg"))
@@ -186,7 +187,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
         for c in result.candidates:
             x, y = c.polygon.centroid.coords[0]
             print(
-                f"  #{c.rank}  score {c.score:.3f}  centre ({x:.2f}, {y:.2f}) {_crs_name(result.crs)}  tile {c.tile}"
+                f"  #{c.rank}  score {format_score(c.score)}  centre ({x:.2f}, {y:.2f}) {_crs_name(result.crs)}  tile {c.tile}"
             )
         for path in filter(None, (args.out, args.overlay)):
             print(f"wrote {path}")
@@ -203,7 +204,14 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
 
     polygons, records, failed = [], [], []
     crs = None
-    bar = tqdm(total=len(rows), desc="locate-batch", unit="row", file=sys.stderr, disable=args.json, delay=1.0)
+    bar = tqdm(
+        total=len(rows),
+        desc="locate-batch",
+        unit="row",
+        file=sys.stderr,
+        disable=args.json,
+        delay=1.0,
+    )
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         bar.update(1)
         query_id = row.get("id") or str(n - 1)

@@ -44,7 +44,7 @@ def render_overlay(result: LocateResult, path: str | os.PathLike) -> Path:
     draw = ImageDraw.Draw(canvas)
     best = result.candidates[0]
     lines = [
-        f"model {result.model} ({result.view})  |  best score {best.score:.3f} in tile {best.tile}  |  "
+        f"model {result.model} ({result.view})  |  best score {format_score(best.score)} in tile {best.tile}  |  "
         f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
@@ -56,6 +56,11 @@ def render_overlay(result: LocateResult, path: str | os.PathLike) -> Path:
     with atomic_path(out) as tmp:
         canvas.save(tmp, format="PNG")
     return out
+
+
+def format_score(score: float) -> str:
+    """Two decimals, or two significant digits for small scores (untrained models, huge searches)."""
+    return f"{score:.2f}" if score >= 0.01 else f"{score:.1e}"
 
 
 def _photo_panel(result: LocateResult):
@@ -81,7 +86,9 @@ def _tile_panel(result: LocateResult):
     rgb, _ = read_tile(info, tile)
     image = rgb.astype(np.float32)
     if result.best_attention is not None:
-        heat = _upsample(result.best_attention, tile.height, tile.width)[..., None]
+        heat = (
+            _upsample(result.best_attention, tile.height, tile.width)[..., None] ** 2
+        )  # emphasise the peak
         image = image * (1 - 0.45 * heat) + np.array([255.0, 60.0, 0.0]) * 0.45 * heat
     scale = PANEL_PX / max(tile.width, tile.height)
     size = (round(tile.width * scale), round(tile.height * scale))
@@ -98,7 +105,7 @@ def _tile_panel(result: LocateResult):
             continue  # found in another tile, outside this one
         colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
         draw.rectangle(list(box), outline=colour, width=4 if candidate.rank == 1 else 2)
-        label = f"#{candidate.rank} {candidate.score:.2f}"
+        label = f"#{candidate.rank} {format_score(candidate.score)}"
         draw.text(
             (box[0] + 1, box[1] - 17),
             label,
