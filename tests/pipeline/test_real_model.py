@@ -69,3 +69,20 @@ def test_corrupt_or_missing_weights(tmp_path: Path) -> None:
     with pytest.raises(WeightsFileError, match="unknown format"):
         (tmp_path / "w.onnx").write_bytes(b"x")
         Locator.from_weights(tmp_path / "w.onnx")
+
+
+def test_channels_last_gives_the_same_boxes(light_weights: Path) -> None:
+    """The shipped inference layout (NHWC) computes the same candidates as NCHW."""
+    from ocgnet_geo.engine import TorchTileModel
+    from ocgnet_geo.model import load_model
+
+    rng = np.random.default_rng(5)
+    tile = rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    query = rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    nhwc = TorchTileModel(load_model(light_weights), "m", channels_last=True)
+    nchw = TorchTileModel(load_model(light_weights), "m", channels_last=False)
+    a = nhwc.find(query, (100.0, 60.0), nhwc.encode(tile), 5)
+    b = nchw.find(query, (100.0, 60.0), nchw.encode(tile), 5)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-2)
+    np.testing.assert_allclose(a.logits, b.logits, atol=1e-3)
+    np.testing.assert_allclose(a.attention, b.attention, atol=1e-5)
