@@ -12,8 +12,9 @@ import pytest
 import rasterio
 from affine import Affine
 
+# Peak RSS from /proc (VmHWM): ru_maxrss survives fork+exec and would report the parent's peak.
 CHILD = r"""
-import json, resource, sys
+import json, sys
 from ocgnet_geo.geo.grid import tile_grid
 from ocgnet_geo.geo.raster import open_raster, read_tile
 info = open_raster(sys.argv[1])
@@ -21,7 +22,7 @@ tiles = tile_grid(info, info.gsd_m, tile_px=1024, overlap_px=256)
 hit = [t for t in tiles if t.row == 20 and t.col == 20][0]
 rgb, valid = read_tile(info, hit)
 print(json.dumps({"tiles": len(tiles), "valid": int(valid.sum()), "mean": float(rgb[valid].mean()),
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "max_rss_mb": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024}))
 """
 
 
