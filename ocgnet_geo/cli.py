@@ -147,6 +147,7 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
+    from ocgnet_geo.geo.crs import crs_label
     from ocgnet_geo.geo.export import check_output_path
     from ocgnet_geo.overlay import format_score
 
@@ -187,7 +188,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
         for c in result.candidates:
             x, y = c.polygon.centroid.coords[0]
             print(
-                f"  #{c.rank}  score {format_score(c.score)}  centre ({x:.2f}, {y:.2f}) {_crs_name(result.crs)}  tile {c.tile}"
+                f"  #{c.rank}  score {format_score(c.score)}  centre ({x:.2f}, {y:.2f}) {crs_label(result.crs)}  tile {c.tile}"
             )
         for path in filter(None, (args.out, args.overlay)):
             print(f"wrote {path}")
@@ -383,11 +384,6 @@ def _read_queries(path: Path) -> list[dict[str, str]]:
 def _resolve(query: str, base: Path) -> str:
     p = Path(query)
     return str(p if p.is_absolute() else base / p)
-
-
-def _crs_name(crs: Any) -> str:
-    found = crs.to_authority()
-    return f"{found[0]}:{found[1]}" if found else crs.name
 
 
 class _progress_bar:

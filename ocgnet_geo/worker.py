@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from ocgnet_geo import __version__
 from ocgnet_geo.errors import InputError
+from ocgnet_geo.geo.crs import crs_label
 
 PROTOCOL_VERSION = 1
 METHODS = ("hello", "load", "locate", "cancel", "shutdown")
@@ -201,7 +202,7 @@ class Worker:
             raise WorkerError("cancelled", f"locate: {err}") from None
         return {
             "crs": result.crs.to_wkt(),
-            "crs_authid": _authid(result.crs),
+            "crs_authid": crs_label(result.crs) if result.crs.to_authority() else None,
             "candidates_raster_crs": result.geojson(crs="raster"),
             "candidates_epsg4326": result.geojson(),
             "tiles_searched": result.tiles_searched,
@@ -209,11 +210,6 @@ class Worker:
             "seconds": round(result.seconds, 3),
             "model": result.model,
         }
-
-
-def _authid(crs: Any) -> str | None:
-    found = crs.to_authority()
-    return f"{found[0]}:{found[1]}" if found else None
 
 
 def run_worker(weights: str | None = None, **load_params: Any) -> int:

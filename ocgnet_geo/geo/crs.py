@@ -69,3 +69,9 @@ def lonlat_of(crs: CRS, x: float, y: float) -> tuple[float, float]:
     """Longitude and latitude (degrees, WGS 84 order lon, lat) of a point given in ``crs``."""
     lon, lat = transformer(crs, CRS.from_epsg(4326)).transform(x, y)
     return float(lon), float(lat)
+
+
+def crs_label(crs: CRS) -> str:
+    """``AUTHORITY:CODE`` (e.g. ``EPSG:2056``) when PROJ can identify the CRS, else its name."""
+    found = crs.to_authority()
+    return f"{found[0]}:{found[1]}" if found else crs.name

@@ -30,6 +30,8 @@ from ocgnet_geo.geo.raster import RasterInfo, open_raster
 
 #: Requests finer than the raster by more than this factor are refused.
 MAX_UPSAMPLING = 8.0
+#: A requested resolution within this relative difference of the raster's own is snapped to it.
+SNAP_TO_NATIVE = 0.01
 
 BBox = tuple[float, float, float, float]
 
@@ -186,7 +188,9 @@ def tile_grid(
     search area (the whole raster, or its intersection with ``bbox`` given in ``bbox_crs``).
 
     Neighbouring tiles share ``overlap_px`` pixels; the last partial row and column are
-    included, and when the area is smaller than the tiles the grid is centred on it. Tiles
+    included, and when the area is smaller than the tiles the grid is centred on it. A
+    ``gsd_m`` within :data:`SNAP_TO_NATIVE` (1 %) of a north-up projected raster's own
+    resolution is snapped to it, so tiles are exact windows of the raster. Tiles
     are in the raster's CRS when it is projected and in the local UTM zone when it is
     geographic; pixels are square on the ground. Tiles that do not touch the search area
     (corners of rotated rasters) are left out. Tiles are listed row by row, north to south.
@@ -216,6 +220,16 @@ def tile_grid(
     cx, cy = area.centroid.coords[0]
     mx, my = ground_scale(crs, cx, cy, step=max(gsd_m, 1e-6) if not crs.is_geographic else 1e-5)
     res_x, res_y = gsd_m / mx, gsd_m / my
+    t = info.transform
+    if (
+        crs == info.crs
+        and not info.is_rotated
+        and _within(res_x, abs(t.a))
+        and _within(res_y, abs(t.e))
+    ):
+        # close enough to the raster's own pixels: use them exactly (no resampling, and no
+        # sliver of extra tiles from a 0.04 % map-scale difference such as UTM's)
+        res_x, res_y, gsd_m = abs(t.a), abs(t.e), info.gsd_m
 
     # lattice anchored at the raster footprint's top-left corner, so that tiles at the
     # raster's own resolution line up with its pixels
@@ -242,6 +256,10 @@ def tile_grid(
     polygons = np.array([t.polygon for t in tiles])
     touching = shapely.intersects(polygons, area) & ~shapely.touches(polygons, area)
     return [t for t, keep in zip(tiles, touching, strict=True) if keep]
+
+
+def _within(value: float, native: float) -> bool:
+    return abs(value / native - 1.0) <= SNAP_TO_NATIVE
 
 
 def xyz_grid(

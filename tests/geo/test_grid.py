@@ -222,3 +222,22 @@ def test_grid_on_geographic_raster_uses_square_metre_pixels(lonlat_raster: Path)
     t = tiles[0].transform
     assert t.a == pytest.approx(-t.e, rel=1e-2) and t.a == pytest.approx(0.5, rel=2e-3)
     assert Affine(*t[:6]).is_rectilinear
+
+
+def test_near_native_resolution_snaps_to_the_raster_pixels(tmp_path: Path) -> None:
+    """0.5 UTM metres are 0.5002 ground metres 35 km off the central meridian: asking for 0.5 m
+    must not add a row and a column of tiles for that 0.04 %."""
+    path = write_raster(
+        tmp_path / "r.tif",
+        "EPSG:32632",
+        Affine(0.5, 0, 465000, 0, -0.5, 5260000),
+        4096,
+        4096,
+        count=1,
+    )
+    info = open_raster(path)
+    assert info.gsd_m > 0.5001
+    tiles = tile_grid(info, 0.5, tile_px=1024, overlap_px=256)
+    assert len(tiles) == 25
+    assert tiles[0].transform.a == 0.5 and tiles[0].transform.e == -0.5
+    assert len(tile_grid(info, 0.45, tile_px=1024, overlap_px=256)) > 25  # 10 % finer: not snapped
