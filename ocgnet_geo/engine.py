@@ -191,6 +191,7 @@ def weights_id(path: Path) -> str:
 
 def seconds_per_tile_estimate(model: TileModel) -> float:
     """A rough first-click cost per tile in seconds on a 2-core CPU (for warnings only):
-    2.9 s for DarkNet-53 at 1024 px (measured), 0.3 s for the MobileNetV2 variant."""
+    1.5 s for DarkNet-53 at 1024 px (benchmarks/model_bench.py, channels_last), 0.3 s for
+    the MobileNetV2 variant."""
     backbone = getattr(getattr(model, "config", None), "reference_backbone", "darknet53")
-    return (2.9 if backbone == "darknet53" else 0.3) * (model.tile_px / 1024) ** 2
+    return (1.5 if backbone == "darknet53" else 0.3) * (model.tile_px / 1024) ** 2
