@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=["drone", "ground"])
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=cmd_worker)
+
+    from ocgnet_geo.cli_train import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -1,0 +1,218 @@
+"""``ocgnet-geo synth``, ``train`` and ``evaluate`` (registered by :func:`add_commands`).
+
+Heavy imports (torch, rasterio) happen inside the commands, so ``ocgnet-geo --help`` stays
+fast and ``import ocgnet_geo`` stays torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ocgnet_geo.errors import InputError
+
+
+class TrainArgumentError(InputError):
+    """A malformed synth/train/evaluate argument."""
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the three subcommands to the ``ocgnet-geo`` subparsers."""
+    p = sub.add_parser(
+        "synth",
+        help="write a synthetic drone/satellite dataset in CVOGL layout",
+        description="Render drone views (never street-level: an orthophoto has no facades) from a "
+        "high-resolution orthophoto and satellite tiles from a coarser one, split by area.",
+    )
+    p.add_argument(
+        "--drone", required=True, help="high-resolution georeferenced raster (drone source)"
+    )
+    p.add_argument(
+        "--satellite", help="coarser raster of the same area (default: --drone resampled)"
+    )
+    p.add_argument("--objects", help="vector file of object footprints (default: random regions)")
+    p.add_argument("--out", required=True, help="output root; the dataset goes to OUT/<--dataset>")
+    p.add_argument("--dataset", default="CVOGL_DroneAerial")
+    p.add_argument("--tile-size", type=int, default=256, help="satellite tile side, pixels")
+    p.add_argument("--tile-gsd", type=float, default=0.5, help="satellite tile metres per pixel")
+    p.add_argument("--query-size", type=int, default=256, help="drone view side, pixels")
+    p.add_argument("--views", type=int, default=1, help="samples per object")
+    p.add_argument("--pitch", default="0,60", help="MIN,MAX off-nadir pitch, degrees")
+    p.add_argument("--block-factor", type=float, default=2.0, help="split block side / tile side")
+    p.add_argument("--class-field", help="column of --objects holding the class name")
+    p.add_argument("--class-name", default="object", help="class name when no column gives one")
+    p.add_argument("--max-objects", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preview", help="also write a contact-sheet PNG of the train split")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser(
+        "train",
+        help="train or fine-tune OCGNet (CPU, CUDA, torchrun DDP)",
+        description="CONFIG is a preset (paper, lite-cpu) or a TOML file. Multi-GPU/multi-node: "
+        "torchrun --nproc_per_node=N -m ocgnet_geo.cli train CONFIG ...",
+    )
+    p.add_argument("config", help="preset name or TOML file")
+    p.add_argument("--data", help="dataset root (holds DATASET/)")
+    p.add_argument("--dataset", help="dataset folder name (default from the config)")
+    p.add_argument("--out", help="run folder")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--sigma", type=float, help="click-map sigma fraction (sigma sweep)")
+    p.add_argument(
+        "--ablation",
+        action="append",
+        choices=["no-mhca", "no-location-enhancement", "detgeo-clickmap"],
+        help="switch a component off (repeatable)",
+    )
+    p.add_argument("--init", help="fine-tune from weights (.safetensors, .pth.tar, checkpoint.pt)")
+    p.add_argument(
+        "--freeze-backbones", action="store_true", help="few-shot: freeze both backbones"
+    )
+    p.add_argument("--max-steps", type=int, help="steps per epoch (smoke tests)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("evaluate", help="acc@0.25/0.5, mean IoU, per class, top-3, error in metres")
+    p.add_argument("--data", required=True)
+    p.add_argument("--dataset", default="CVOGL_DroneAerial")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument(
+        "--weights", required=True, help=".safetensors, official .pth.tar or checkpoint.pt"
+    )
+    p.add_argument(
+        "--view", default="drone", choices=["drone", "ground"], help="for official .pth.tar"
+    )
+    p.add_argument(
+        "--sigma", type=float, nargs="+", help="click-map sigma fraction(s); several = sweep"
+    )
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--report", help="folder for report.json, report.md and PNG plots")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_evaluate)
+
+
+def _pair(text: str, name: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise TrainArgumentError(f"{name} {text!r}: expected MIN,MAX") from None
+    return a, b
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ocgnet_geo.data.synth import SynthOptions, generate
+
+    opts = SynthOptions(
+        dataset=args.dataset,
+        tile_size=args.tile_size,
+        tile_gsd_m=args.tile_gsd,
+        query_size=args.query_size,
+        views_per_object=args.views,
+        pitch_deg=_pair(args.pitch, "--pitch"),
+        block_factor=args.block_factor,
+        class_field=args.class_field,
+        default_class=args.class_name,
+        max_objects=args.max_objects,
+        seed=args.seed,
+    )
+    summary = generate(
+        args.drone, args.out, args.satellite, args.objects, opts, progress=not args.json
+    )
+    if args.preview:
+        from ocgnet_geo.data.preview import contact_sheet
+
+        contact_sheet(args.out, args.dataset, "train", args.preview)
+    if args.json:
+        print(json.dumps(summary.__dict__))
+    else:
+        print(
+            f"wrote {summary.out}: samples {summary.samples}, objects {summary.objects}, dropped {summary.dropped}"
+        )
+        print("note: drone views only (street-level views cannot be rendered from an orthophoto)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ocgnet_geo.train.config import load_train_config
+
+    cfg = load_train_config(args.config)
+    model = dict(cfg.model)
+    if args.sigma is not None:
+        model["sigma"] = args.sigma
+    for ab in args.ablation or []:
+        model.update(
+            {
+                "no-mhca": {"mhca": False},
+                "no-location-enhancement": {"location_enhancement": False},
+                "detgeo-clickmap": {"clickmap": "detgeo"},
+            }[ab]
+        )
+    cfg = cfg.replace(
+        data=args.data,
+        dataset=args.dataset,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        workers=args.workers,
+        seed=args.seed,
+        init=args.init,
+        max_steps_per_epoch=args.max_steps,
+        model=model,
+        freeze_backbones=True if args.freeze_backbones else None,
+    )
+    if not cfg.data:
+        raise TrainArgumentError("--data: no dataset root given (argument or config key 'data')")
+    cfg.model_config()
+    from ocgnet_geo.train.loop import train
+
+    row = train(cfg, resume=args.resume, progress=not args.no_progress, device=args.device)
+    if row:
+        print(json.dumps(row))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ocgnet_geo.data.cvogl import CVOGLDataset
+    from ocgnet_geo.train.evaluate import evaluate, load_weights
+    from ocgnet_geo.train.report import build_report, markdown, write_report
+
+    sigmas = args.sigma or [None]
+    runs = []
+    for sigma in sigmas:
+        model = load_weights(args.weights, sigma=sigma, view=args.view)
+        ds = CVOGLDataset(args.data, args.dataset, args.split, model.config)
+        acc = evaluate(
+            model, ds, args.batch_size, args.device or "cpu", args.workers, progress=not args.json
+        )
+        runs.append((model.config.sigma, acc))
+    sigma0, acc0 = runs[0]
+    settings = {
+        "weights": str(args.weights),
+        "dataset": args.dataset,
+        "split": args.split,
+        "sigma": sigma0,
+    }
+    sweep = [{"sigma": s, **a.summary()} for s, a in runs] if len(runs) > 1 else None
+    if args.report:
+        report = write_report(Path(args.report), acc0, settings, sweep)
+    else:
+        report = build_report(acc0, settings)
+        if sweep:
+            report["sigma_sweep"] = sweep
+    if args.json:
+        print(json.dumps(report))
+    else:
+        sys.stdout.write(markdown(report))
+    return 0
