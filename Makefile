@@ -46,6 +46,31 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/geo_bench.py
+	$(PY) benchmarks/model_bench.py
+	$(PY) benchmarks/locate_bench.py
+	$(PY) benchmarks/train_bench.py
 
 clean:
 	rm -rf $(VENV) .test-reports build dist *.egg-info
+
+# QGIS plugin: a ZIP for "Install from ZIP", and an install into a QGIS profile folder
+# (default: the user's default profile; `make plugin-install QGIS_PROFILE_DIR=DIR`
+# installs under DIR/python/plugins/).
+.PHONY: plugin plugin-install
+QGIS_PROFILE_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+PLUGIN_FILES := $(shell find qgis_plugin/ocgnet_locate -type f ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
+
+plugin: dist/ocgnet_locate.zip
+
+dist/ocgnet_locate.zip: $(PLUGIN_FILES)
+	@mkdir -p dist
+	@rm -f $@
+	cd qgis_plugin && $(SYSTEM_PYTHON) -c "import pathlib, sys, zipfile; z = zipfile.ZipFile('../$@', 'w', zipfile.ZIP_DEFLATED); [z.write(p) for p in sorted(pathlib.Path('ocgnet_locate').rglob('*')) if p.is_file() and '__pycache__' not in p.parts and p.suffix != '.pyc']; z.close()"
+	@echo "built $@"
+
+plugin-install: plugin
+	@mkdir -p "$(QGIS_PROFILE_DIR)/python/plugins"
+	rm -rf "$(QGIS_PROFILE_DIR)/python/plugins/ocgnet_locate"
+	cd "$(QGIS_PROFILE_DIR)/python/plugins" && $(SYSTEM_PYTHON) -m zipfile -e "$(CURDIR)/dist/ocgnet_locate.zip" .
+	@echo "installed into $(QGIS_PROFILE_DIR)/python/plugins/ocgnet_locate"
+	@echo "enable it in QGIS (Plugins › Manage and Install…) or: qgis_process.bin plugins enable ocgnet_locate"
