@@ -2,12 +2,14 @@
 
 Random inputs of the right shapes go through the trainer's own pieces (model forward,
 reference loss, optimiser step; evaluation = forward + metrics), so data loading is not
-measured. Usage: ``python benchmarks/train_bench.py [--steps N]``.
+measured. Samples/s = batch / median step time over ``--steps`` steps after one warm-up.
+Usage: ``python benchmarks/train_bench.py [--steps N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -46,7 +48,7 @@ def bench(preset: str, steps: int, batch_size: int | None) -> None:
         opt.step()
         if i:  # first step warms up
             times.append(time.perf_counter() - t0)
-    train_sps = bs * len(times) / sum(times)
+    train_sps = bs / statistics.median(times)
     model.eval()
     times = []
     with torch.inference_mode():
@@ -56,7 +58,7 @@ def bench(preset: str, steps: int, batch_size: int | None) -> None:
             sample_metrics(raw, boxes, cfg.anchors, cfg.tile_size)
             if i:
                 times.append(time.perf_counter() - t0)
-    eval_sps = bs * len(times) / sum(times)
+    eval_sps = bs / statistics.median(times)
     print(
         f"{preset:9s} tile {cfg.tile_size:4d} {cfg.query_backbone}+{cfg.reference_backbone} "
         f"batch {bs:2d}: train {train_sps:6.2f} samples/s, evaluate {eval_sps:6.2f} samples/s"
@@ -65,7 +67,7 @@ def bench(preset: str, steps: int, batch_size: int | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up (median)")
     ap.add_argument(
         "--paper-batch", type=int, default=2, help="paper preset batch (12 in the recipe)"
     )
