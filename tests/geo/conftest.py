@@ -116,3 +116,13 @@ def uint16_4band_raster(tmp_path: Path) -> Path:
             ColorInterp.undefined,
         ],
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In the geo tests, a raster silently treated as pixel coordinates is an error. (Set here,
+    not in pyproject.toml, so that the QGIS tier never has to import rasterio.)"""
+    for item in items:
+        if "tests/geo/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(
+                pytest.mark.filterwarnings("error::rasterio.errors.NotGeoreferencedWarning")
+            )

@@ -1,0 +1,262 @@
+"""Processing algorithms ``ocgnet:locate`` and ``ocgnet:locatebatch`` (Toolbox, Modeler,
+batch mode, ``processing.run`` and ``qgis_process``), backed by the shared worker."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeatureSink,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsWkbTypes,
+)
+
+from . import settings
+from .fields import features_from_collection, result_fields
+from .inputs import VIEWS, InputError, check_weights, raster_file
+from .runtime import shared_client
+from .worker_client import WorkerError
+
+
+class _LocateBase(QgsProcessingAlgorithm):
+    """Shared parameters and the worker call."""
+
+    def group(self) -> str:
+        return "Geo-localization"
+
+    def groupId(self) -> str:
+        return "geolocalization"
+
+    def _add_common(self) -> None:
+        self.addParameter(
+            QgsProcessingParameterRasterLayer("INPUT", "Raster (file-based, georeferenced)")
+        )
+        self.addParameter(
+            QgsProcessingParameterExtent(
+                "EXTENT", "Search extent (default: whole raster)", optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "WEIGHTS",
+                "Model weights (.safetensors / .pth.tar; default: plugin setting)",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "TOP_K",
+                "Candidates per photo (top-k)",
+                QgsProcessingParameterNumber.Integer,
+                5,
+                False,
+                1,
+                100,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                "OUTPUT", "Candidates", QgsProcessing.TypeVectorPolygon
+            )
+        )
+
+    def _common(self, parameters, context):
+        layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
+        try:
+            raster = raster_file(layer)
+            weights = check_weights(
+                self.parameterAsFile(parameters, "WEIGHTS", context) or settings.default_weights()
+            )
+        except InputError as err:
+            raise QgsProcessingException(str(err)) from None
+        bbox = None
+        if parameters.get("EXTENT") not in (None, ""):
+            wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+            rect = self.parameterAsExtent(parameters, "EXTENT", context, wgs84)
+            if not rect.isNull() and not rect.isEmpty():
+                bbox = [rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()]
+        top_k = self.parameterAsInt(parameters, "TOP_K", context)
+        (sink, dest) = self.parameterAsSink(
+            parameters, "OUTPUT", context, result_fields(), QgsWkbTypes.Polygon, layer.crs()
+        )
+        if sink is None:
+            raise QgsProcessingException("could not create the output layer")
+        return layer, raster, weights, bbox, top_k, sink, dest
+
+    @staticmethod
+    def _locate(params: dict, weights: str, view: str, feedback, share=(0.0, 1.0)) -> dict | None:
+        """One worker ``locate``; None when cancelled. Raises ``QgsProcessingException``."""
+        client = shared_client()
+        start, width = share
+        try:
+            restarted = client.ensure_running()
+            if restarted:
+                feedback.reportError(restarted)
+            client.ensure_model(weights, view)
+            return client.request(
+                "locate",
+                params,
+                on_progress=lambda f, m: feedback.setProgress(100.0 * (start + width * f)),
+                should_cancel=feedback.isCanceled,
+            )
+        except WorkerError as err:
+            if err.code == "cancelled":
+                return None
+            raise QgsProcessingException(err.message) from None
+
+
+class LocateAlgorithm(_LocateBase):
+    """``ocgnet:locate``: one photo, one click."""
+
+    def name(self) -> str:
+        return "locate"
+
+    def displayName(self) -> str:
+        return "Locate object from photo"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Finds the object at pixel (CLICK_X, CLICK_Y) of a drone or street photo in a "
+            "georeferenced raster. Output: ranked candidate polygons (rank, score, …) in the "
+            "raster's CRS. Runs in the ocgnet-geo worker (see the plugin settings, or set "
+            "OCGNET_PYTHON)."
+        )
+
+    def createInstance(self):
+        return LocateAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "QUERY",
+                "Photo",
+                extension="",
+                fileFilter="Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp)",
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "CLICK_X", "Click x (photo pixels)", QgsProcessingParameterNumber.Double, minValue=0
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "CLICK_Y",
+                "Click y (photo pixels, down)",
+                QgsProcessingParameterNumber.Double,
+                minValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum("VIEW", "View", options=list(VIEWS), defaultValue=0)
+        )
+        self._add_common()
+
+    def processAlgorithm(self, parameters, context, feedback):
+        photo = self.parameterAsFile(parameters, "QUERY", context)
+        if not photo or not os.path.isfile(photo):
+            raise QgsProcessingException(f"photo {photo!r}: file not found")
+        view = VIEWS[self.parameterAsEnum(parameters, "VIEW", context)]
+        _, raster, weights, bbox, top_k, sink, dest = self._common(parameters, context)
+        params = {
+            "query": os.path.abspath(photo),
+            "click": [
+                self.parameterAsDouble(parameters, "CLICK_X", context),
+                self.parameterAsDouble(parameters, "CLICK_Y", context),
+            ],
+            "raster": raster,
+            "view": view,
+            "top_k": top_k,
+        }
+        if bbox is not None:
+            params.update(bbox=bbox, bbox_crs="EPSG:4326")
+        result = self._locate(params, weights, view, feedback)
+        if result is not None:
+            features = features_from_collection(result["candidates_raster_crs"], result_fields())
+            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            feedback.pushInfo(f"{len(features)} candidates in {result.get('seconds', 0):.1f} s")
+        return {"OUTPUT": dest}
+
+
+class LocateBatchAlgorithm(_LocateBase):
+    """``ocgnet:locatebatch``: every row of a CSV ``query,click_x,click_y[,view]``."""
+
+    def name(self) -> str:
+        return "locatebatch"
+
+    def displayName(self) -> str:
+        return "Locate objects from CSV"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Locates every row of a CSV with columns query,click_x,click_y and optional view "
+            "(drone/ground; default: the VIEW parameter). Relative photo paths are read beside "
+            "the CSV. All candidates go into one layer in the raster's CRS; rows that fail "
+            "are reported and skipped."
+        )
+
+    def createInstance(self):
+        return LocateBatchAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterFile("CSV", "Queries CSV", extension="csv"))
+        self.addParameter(
+            QgsProcessingParameterEnum("VIEW", "Default view", options=list(VIEWS), defaultValue=0)
+        )
+        self._add_common()
+
+    def processAlgorithm(self, parameters, context, feedback):
+        path = self.parameterAsFile(parameters, "CSV", context)
+        default_view = VIEWS[self.parameterAsEnum(parameters, "VIEW", context)]
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as err:
+            raise QgsProcessingException(f"CSV {path!r}: {err}") from None
+        missing = {"query", "click_x", "click_y"} - set(rows[0].keys() if rows else [])
+        if not rows or missing:
+            raise QgsProcessingException(
+                f"CSV {path!r}: needs rows with columns query,click_x,click_y"
+                + (f" (missing {', '.join(sorted(missing))})" if rows else "")
+            )
+        _, raster, weights, bbox, top_k, sink, dest = self._common(parameters, context)
+        folder = os.path.dirname(os.path.abspath(path))
+        located = 0
+        for n, row in enumerate(rows, start=2):
+            if feedback.isCanceled():
+                break
+            view = (row.get("view") or "").strip() or default_view
+            query = row["query"].strip()
+            query = query if os.path.isabs(query) else os.path.join(folder, query)
+            params = {
+                "query": query,
+                "click": [float(row["click_x"]), float(row["click_y"])],
+                "raster": raster,
+                "view": view,
+                "top_k": top_k,
+            }
+            if bbox is not None:
+                params.update(bbox=bbox, bbox_crs="EPSG:4326")
+            share = ((n - 2) / len(rows), 1.0 / len(rows))
+            try:
+                result = self._locate(params, weights, view, feedback, share)
+            except QgsProcessingException as err:
+                feedback.reportError(f"{path} line {n}: skipped: {err}")
+                continue
+            if result is None:
+                break
+            features = features_from_collection(result["candidates_raster_crs"], result_fields())
+            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            located += 1
+        feedback.pushInfo(f"{located} of {len(rows)} rows located")
+        return {"OUTPUT": dest}

@@ -1,0 +1,96 @@
+"""Settings: the worker's Python interpreter and default weights, with a "Test" button that
+shows the worker's ``hello`` answer (fetched on a background task)."""
+
+from __future__ import annotations
+
+import json
+
+from qgis.core import QgsApplication, QgsTask
+from qgis.gui import QgsFileWidget
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from . import settings
+from .worker_client import WorkerClient, WorkerError
+
+
+def hello_of(python: str | None) -> dict:
+    """Start a throw-away worker with ``python`` (None: the resolved one) and ask ``hello``."""
+    client = WorkerClient(lambda: settings.worker_command(python or None))
+    try:
+        return client.hello(timeout=60)
+    finally:
+        client.shutdown()
+
+
+class SettingsDialog(QDialog):
+    """Edit the plugin settings; "Test" runs ``hello`` against the chosen interpreter."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("OCGNet Locate settings")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.python = QgsFileWidget(self)
+        self.python.setFilePath(settings.get("python"))
+        self.python.setDialogTitle("Python interpreter with ocgnet-geo installed")
+        form.addRow("Worker Python", self.python)
+        python, source = settings.resolve_python()
+        self.resolved = QLabel(f"in use: {python or '—'} ({source})")
+        self.resolved.setWordWrap(True)
+        form.addRow("", self.resolved)
+        self.weights = QgsFileWidget(self)
+        self.weights.setFilter("Models (*.safetensors *.pth.tar *.pth);;All files (*)")
+        self.weights.setFilePath(settings.get("weights"))
+        form.addRow("Default weights", self.weights)
+        layout.addLayout(form)
+
+        self.test_button = QPushButton("Test", self)
+        self.test_button.clicked.connect(self.test)
+        layout.addWidget(self.test_button)
+        self.output = QPlainTextEdit(self)
+        self.output.setReadOnly(True)
+        self.output.setPlaceholderText("Press Test to start the worker and show its hello answer")
+        layout.addWidget(self.output)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.test_task: QgsTask | None = None
+
+    def test(self) -> QgsTask:
+        """Ask a worker started with the interpreter in the field for ``hello``."""
+        python = self.python.filePath().strip() or None
+        self.output.setPlainText("starting the worker…")
+        self.test_button.setEnabled(False)
+
+        def run(task):
+            return hello_of(python)
+
+        def done(exception, result=None) -> None:
+            try:
+                self.test_button.setEnabled(True)
+                if exception is None:
+                    self.output.setPlainText(json.dumps(result, indent=2))
+                elif isinstance(exception, WorkerError):
+                    self.output.setPlainText(f"error ({exception.code}): {exception.message}")
+                else:
+                    self.output.setPlainText(f"error: {exception}")
+            except RuntimeError:  # dialog closed meanwhile
+                pass
+
+        self.test_task = QgsTask.fromFunction("OCGNet: test worker", run, on_finished=done)
+        QgsApplication.taskManager().addTask(self.test_task)
+        return self.test_task
+
+    def accept(self) -> None:
+        settings.put("python", self.python.filePath().strip())
+        settings.put("weights", self.weights.filePath().strip())
+        super().accept()
