@@ -123,6 +123,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     not in pyproject.toml, so that the QGIS tier never has to import rasterio.)"""
     for item in items:
         if "tests/geo/" in str(item.fspath).replace("\\", "/"):
+            # prepended, so that a test's own filterwarnings mark still wins
             item.add_marker(
-                pytest.mark.filterwarnings("error::rasterio.errors.NotGeoreferencedWarning")
+                pytest.mark.filterwarnings("error::rasterio.errors.NotGeoreferencedWarning"),
+                append=False,
             )
