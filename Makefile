@@ -10,7 +10,7 @@ APT_PACKAGES := qgis python3-qgis qgis-providers python3-venv
 SETUP_STAMP := $(VENV)/.ocgnet-setup-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup test test-lib test-qgis lint bench clean
+.PHONY: setup test test-lib test-qgis lint bench demo clean
 
 setup: apt $(SETUP_STAMP)
 
@@ -49,6 +49,12 @@ bench: setup
 	$(PY) benchmarks/model_bench.py
 	$(PY) benchmarks/locate_bench.py
 	$(PY) benchmarks/train_bench.py
+
+# Arrives with the bundled demo model; until then say so instead of "No rule to make target".
+demo:
+	@echo "make demo: not available yet (no bundled demo model). Use:" >&2
+	@echo "  .venv/bin/ocgnet-geo locate --weights W --query PHOTO --click X,Y --raster RASTER" >&2
+	@exit 2
 
 clean:
 	rm -rf $(VENV) .test-reports build dist *.egg-info
