@@ -9,7 +9,9 @@ Band choice and stretch (documented contract):
 
 * Bands: the bands whose colour interpretation is red, green and blue, in that order; if the
   raster does not label them, bands 1, 2, 3; a one- or two-band raster is shown as grey
-  (band 1 repeated). An alpha band, nodata value or internal mask marks invalid pixels.
+  (band 1 repeated), unless band 1 has a colour table: then its colours are used (nearest
+  resampling, transparent entries invalid). An alpha band, nodata value or internal mask
+  marks invalid pixels.
 * Stretch: ``uint8`` bands are used unchanged. Any other type (16-bit, float) is stretched
   linearly per band from its 2nd to its 98th percentile of valid pixels onto 0..255. The
   percentiles are estimated once per raster (from a decimated read, which uses overviews,
@@ -85,6 +87,7 @@ class RasterInfo:
     alpha_band: int | None
     overview_factors: tuple[int, ...]
     stretch: tuple[tuple[float, float], ...] | None = field(default=None, repr=False)
+    palette: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def gsd_m(self) -> float:
@@ -198,10 +201,25 @@ def _describe(src: rasterio.io.DatasetReaderBase, path: str, source: str) -> Ras
         rgb_bands=rgb,
         alpha_band=alpha,
         overview_factors=tuple(src.overviews(1)),
+        palette=_palette(src),
     )
-    if info.dtype != "uint8":
+    if info.dtype != "uint8" and info.palette is None:
         info = _with_stretch(info, src)
     return info
+
+
+def _palette(src: rasterio.io.DatasetReaderBase) -> np.ndarray | None:
+    """The colour table of a paletted band 1 as an RGBA lookup array (index -> colour)."""
+    if src.colorinterp[0] != ColorInterp.palette or src.dtypes[0] not in ("uint8", "uint16"):
+        return None
+    try:
+        table = src.colormap(1)
+    except ValueError:  # no colour table after all
+        return None
+    lut = np.zeros((max(256, max(table) + 1), 4), dtype=np.uint8)
+    for index, colour in table.items():
+        lut[index] = colour
+    return lut
 
 
 def _band_choice(src: rasterio.io.DatasetReaderBase) -> tuple[tuple[int, int, int], int | None]:
@@ -272,6 +290,8 @@ def read_tile(
     level, factor = _overview_level(info.overview_factors, ratio)
     if resampling is None:
         resampling = Resampling.average if ratio / factor >= 1.5 else Resampling.bilinear
+    if info.palette is not None:
+        resampling = Resampling.nearest  # class indices cannot be interpolated
     bands = list(dict.fromkeys(info.rgb_bands))
     with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -279,8 +299,12 @@ def read_tile(
             data, valid = _read_window(info, tile, bands, resampling)
         else:
             data, valid = _read_warped(info, tile, bands, resampling, level)
-    rgb = np.stack([data[bands.index(b)] for b in info.rgb_bands], axis=-1)
-    rgb = _to_uint8(rgb, info.stretch)
+    if info.palette is not None:
+        colours = info.palette[data[0]]
+        rgb, valid = np.ascontiguousarray(colours[..., :3]), valid & (colours[..., 3] > 0)
+    else:
+        rgb = np.stack([data[bands.index(b)] for b in info.rgb_bands], axis=-1)
+        rgb = _to_uint8(rgb, info.stretch)
     rgb[~valid] = 0
     return rgb, valid
 

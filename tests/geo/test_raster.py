@@ -327,3 +327,30 @@ def test_window_reader_agrees_with_the_warper(nodata_raster: Path, scale: float)
         assert diff.max() == 0
     else:
         assert np.median(diff) <= 8
+
+
+def test_paletted_raster_uses_its_colour_table(tmp_path: Path) -> None:
+    data = np.zeros((1, 50, 60), np.uint8)
+    data[0, :, 20:40] = 1
+    data[0, :, 40:] = 2
+    path = write_raster(
+        tmp_path / "classes.tif",
+        "EPSG:32632",
+        Affine(0.5, 0, UTM_ORIGIN[0], 0, -0.5, UTM_ORIGIN[1]),
+        60,
+        50,
+        count=1,
+        data=data,
+        photometric="PALETTE",
+        nodata=0,
+    )
+    with rasterio.open(path, "r+") as dst:  # (TIFF colour tables carry no alpha: nodata masks)
+        dst.write_colormap(1, {0: (0, 0, 0, 255), 1: (255, 0, 0, 255), 2: (0, 128, 255, 255)})
+    info = open_raster(path)
+    assert info.palette is not None
+    rgb, valid = read_tile(info, _aligned_tile(info, 0, 0, 60))
+    assert not valid[:, :20].any() and valid[:50, 20:60].all()  # index 0 is nodata
+    assert tuple(rgb[10, 30]) == (255, 0, 0) and tuple(rgb[10, 50]) == (0, 128, 255)
+    half = TileSpec("h", info.crs, info.transform @ Affine.scale(1.5), 40, 30, info.gsd_m * 1.5)
+    colours = {tuple(c) for c in read_tile(info, half)[0].reshape(-1, 3)}
+    assert colours <= {(0, 0, 0), (255, 0, 0), (0, 128, 255)}  # nearest: no blended colours
