@@ -1,8 +1,9 @@
 """A local XYZ tile folder (``{z}/{x}/{y}.png|jpg``) read as a raster.
 
-The folder is described by a GDAL VRT (written once into the user's temp folder, keyed by
-the folder, zoom and scheme) that mosaics the tiles of one zoom level in EPSG:3857, with an
-alpha band that is 0 where a tile is missing. Everything that reads rasters then works on
+The folder is described by a GDAL VRT (written once into the user's temp folder, named by
+its content) that mosaics the tiles of one zoom level in EPSG:3857, with an alpha band that
+is 0 where a tile is missing. The consecutive lower zoom levels present in the folder become
+its 2x, 4x, ... overviews, so downsampled reads use them. Everything that reads rasters then works on
 it unchanged. MBTiles files need nothing of this: GDAL reads them natively (zoom levels
 become overviews).
 """
@@ -60,8 +61,28 @@ def xyz_folder_to_vrt(
             f"XYZ folder {str(folder)!r}: zoom {zoom} holds no {'/'.join(TILE_EXTENSIONS)} tiles"
         )
     size, bands_of = _tile_layout(tiles, folder)
-    xml = _vrt_xml(tiles, zoom, size, bands_of)
-    digest = hashlib.sha1(f"{root}|{zoom}|{scheme}|{xml}".encode()).hexdigest()[:16]
+    x0, y0 = min(x for x, _ in tiles), min(y for _, y in tiles)
+    width = (max(x for x, _ in tiles) - x0 + 1) * size
+    height = (max(y for _, y in tiles) - y0 + 1) * size
+    overviews = []
+    for lower in range(zoom - 1, -1, -1):  # consecutive lower zooms become 2x, 4x, ... overviews
+        scale = 2 ** (zoom - lower)
+        low_tiles = _list_tiles(root / str(lower), lower, scheme) if lower in zooms else {}
+        if not low_tiles or scale > size or min(width, height) // scale < 64:
+            break
+        low_size, low_bands = _tile_layout(low_tiles, folder)
+        if low_size != size:
+            break
+        origin = (x0 * size // scale, y0 * size // scale)
+        shape = (math.ceil(width / scale), math.ceil(height / scale))
+        overviews.append(_write_vrt(_vrt_xml(low_tiles, lower, size, low_bands, origin, shape)))
+    xml = _vrt_xml(tiles, zoom, size, bands_of, (x0 * size, y0 * size), (width, height), overviews)
+    return _write_vrt(xml)
+
+
+def _write_vrt(xml: str) -> str:
+    """Write ``xml`` once into the temp folder, named by its content; return the path."""
+    digest = hashlib.sha1(xml.encode()).hexdigest()[:16]
     out_dir = Path(tempfile.gettempdir()) / "ocgnet-geo-xyz"
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"{digest}.vrt"
@@ -115,15 +136,25 @@ def _tile_layout(tiles: dict[tuple[int, int], Path], folder: object) -> tuple[in
 
 
 def _vrt_xml(
-    tiles: dict[tuple[int, int], Path], zoom: int, size: int, bands_of: dict[str, int]
+    tiles: dict[tuple[int, int], Path],
+    zoom: int,
+    size: int,
+    bands_of: dict[str, int],
+    origin: tuple[int, int],
+    shape: tuple[int, int],
+    overviews: list[str] = (),  # type: ignore[assignment]
 ) -> str:
-    xs = [x for x, _ in tiles]
-    ys = [y for _, y in tiles]
-    x0, y0 = min(xs), min(ys)
-    width, height = (max(xs) - x0 + 1) * size, (max(ys) - y0 + 1) * size
+    """VRT of the tiles of one zoom over the window ``origin`` (global pixel x, y at this zoom)
+    and ``shape`` (width, height), RGB + alpha (0 where a tile is missing)."""
+    (ox, oy), (width, height) = origin, shape
     res = 2 * _EARTH_HALF_CIRCUMFERENCE / (size * 2**zoom)
-    left = -_EARTH_HALF_CIRCUMFERENCE + x0 * size * res
-    top = _EARTH_HALF_CIRCUMFERENCE - y0 * size * res
+    left = -_EARTH_HALF_CIRCUMFERENCE + ox * res
+    top = _EARTH_HALF_CIRCUMFERENCE - oy * res
+    placed = [
+        (x * size - ox, y * size - oy, path)
+        for (x, y), path in sorted(tiles.items())
+        if -size < x * size - ox < width and -size < y * size - oy < height
+    ]
     lines = [
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
         "  <SRS>EPSG:3857</SRS>",
@@ -132,7 +163,7 @@ def _vrt_xml(
     for band, interp in enumerate(("Red", "Green", "Blue", "Alpha"), start=1):
         lines.append(f'  <VRTRasterBand dataType="Byte" band="{band}">')
         lines.append(f"    <ColorInterp>{interp}</ColorInterp>")
-        for (x, y), path in sorted(tiles.items()):
+        for dx, dy, path in placed:
             has_alpha = bands_of[path.suffix.lower()] >= 4
             source_band = band if band < 4 or has_alpha else 1
             tag = "ComplexSource" if band == 4 and not has_alpha else "SimpleSource"
@@ -142,13 +173,16 @@ def _vrt_xml(
             )
             lines.append(f"      <SourceBand>{source_band}</SourceBand>")
             lines.append(f'      <SrcRect xOff="0" yOff="0" xSize="{size}" ySize="{size}"/>')
-            lines.append(
-                f'      <DstRect xOff="{(x - x0) * size}" yOff="{(y - y0) * size}" xSize="{size}" ySize="{size}"/>'
-            )
+            lines.append(f'      <DstRect xOff="{dx}" yOff="{dy}" xSize="{size}" ySize="{size}"/>')
             if tag == "ComplexSource":  # opaque where the tile exists: 0 * value + 255
                 lines.append("      <ScaleOffset>255</ScaleOffset>")
                 lines.append("      <ScaleRatio>0</ScaleRatio>")
             lines.append(f"    </{tag}>")
+        for overview in overviews:
+            lines.append(
+                f'    <Overview><SourceFilename relativeToVRT="0">{escape(overview)}</SourceFilename>'
+                f"<SourceBand>{band}</SourceBand></Overview>"
+            )
         lines.append("  </VRTRasterBand>")
     lines.append("</VRTDataset>")
     return "\n".join(lines) + "\n"

@@ -99,3 +99,30 @@ def test_empty_zoom_folder(tmp_path: Path) -> None:
     (tmp_path / "t" / "19" / "5").mkdir(parents=True)
     with pytest.raises(TileSourceError, match=r"no .* tiles"):
         open_raster(tmp_path / "t")
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_lower_zoom_levels_serve_as_overviews(pyramid_raster: Path, tmp_path: Path) -> None:
+    folder = _write_xyz_folder(pyramid_raster, tmp_path / "tiles")
+    grey = np.full((3, 256, 256), 77, np.uint8)  # zoom 18 tiles with their own, distinct content
+    for dx in range(2):
+        x, y = TOP_LEFT.x // 2 + dx, TOP_LEFT.y // 2
+        (folder / str(ZOOM - 1) / str(x)).mkdir(parents=True, exist_ok=True)
+        with rasterio.open(
+            folder / str(ZOOM - 1) / str(x) / f"{y}.png",
+            "w",
+            driver="PNG",
+            width=256,
+            height=256,
+            count=3,
+            dtype="uint8",
+        ) as dst:
+            dst.write(grey)
+    info = open_raster(folder)
+    assert info.overview_factors == (2,)
+    native = xyz_grid(mercantile.bounds(TOP_LEFT), ZOOM, tile_px=1024)[0]
+    halved = xyz_grid(mercantile.bounds(TOP_LEFT), ZOOM - 1, tile_px=512)[0]
+    rgb, valid = read_tile(info, native)
+    assert rgb[valid].mean() != pytest.approx(77, abs=1)  # full resolution: the zoom-19 pattern
+    rgb, valid = read_tile(info, halved)
+    assert valid.any() and np.all(rgb[valid] == 77)  # downsampled: read from the zoom-18 tiles
