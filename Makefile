@@ -7,10 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SYSTEM_PYTHON ?= /usr/bin/python3
 APT_PACKAGES := qgis python3-qgis qgis-providers python3-venv
+SHARED_DATA ?= ../shared/data
+MOBILENET ?= mobilenet_v2-b0353104.pth
 SETUP_STAMP := $(VENV)/.ocgnet-setup-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup test test-lib test-qgis lint bench demo clean
+.PHONY: setup test test-lib test-qgis lint bench demo train-demo clean
 
 setup: apt $(SETUP_STAMP)
 
@@ -50,11 +52,15 @@ bench: setup
 	$(PY) benchmarks/locate_bench.py
 	$(PY) benchmarks/train_bench.py
 
-# Arrives with the bundled demo model; until then say so instead of "No rule to make target".
-demo:
-	@echo "make demo: not available yet (no bundled demo model). Use:" >&2
-	@echo "  .venv/bin/ocgnet-geo locate --weights W --query PHOTO --click X,Y --raster RASTER" >&2
-	@exit 2
+# The bundled model on the bundled photo and Zürich crop: demo-output/result.geojson,
+# result.gpkg, overlay.png (and truth.geojson).
+demo: setup
+	$(VENV)/bin/ocgnet-geo demo --out demo-output
+
+# Rebuild the bundled demo model (about 70 min on 2 cores; see ocgnet_geo/assets/MODEL_CARD.md).
+# SHARED_DATA: the orthophoto folder; MOBILENET: torchvision's mobilenet_v2-b0353104.pth.
+train-demo: setup
+	examples/train_demo_model.sh $(SHARED_DATA) $(MOBILENET) runs/demo
 
 clean:
 	rm -rf $(VENV) .test-reports build dist *.egg-info

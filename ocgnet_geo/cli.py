@@ -109,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the config as JSON")
     p.set_defaults(run=cmd_convert)
 
+    p = sub.add_parser(
+        "demo",
+        help="run the bundled model on the bundled photo and raster (no download)",
+        description="Locate the clicked apartment block of the bundled drone view in the bundled "
+        "Zürich orthophoto crop with the bundled demo model; write result.geojson, result.gpkg, "
+        "overlay.png and truth.geojson.",
+    )
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument("--top-k", type=int, default=5, help="candidates to return (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_demo)
+
     p = sub.add_parser("info", help="versions, threads, device, models found")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_info)
@@ -283,6 +295,46 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ocgnet_geo.demo import run_demo
+    from ocgnet_geo.geo.crs import crs_label
+    from ocgnet_geo.locate import Locator
+    from ocgnet_geo.overlay import format_score
+
+    locator = Locator.demo()
+    run = run_demo(args.out, top_k=_top_k(args), locator=locator)
+    result = run.result
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "candidates": result.geojson(),
+                    "iou_with_truth": [round(v, 4) for v in run.ious],
+                    "files": {k: str(v) for k, v in run.files.items()},
+                    "seconds": round(result.seconds, 3),
+                }
+            )
+        )
+        return EXIT_OK
+    print(f"ocgnet-geo demo: {run.case.name}")
+    print(f"  photo  {run.case.query.name}, click {run.case.click}")
+    print(f"  raster {run.case.raster.name} ({crs_label(result.crs)}, {result.gsd_m:g} m/px)")
+    print(f"  model  {result.model}; {result.tiles_searched} tiles in {result.seconds:.1f} s")
+    print("ranked candidates (box IoU with the hand-digitised true outline):")
+    for c, iou in zip(result.candidates, run.ious, strict=True):
+        x, y = c.polygon.centroid.coords[0]
+        w = c.polygon.bounds[2] - c.polygon.bounds[0]
+        h = c.polygon.bounds[3] - c.polygon.bounds[1]
+        print(
+            f"  #{c.rank}  score {format_score(c.score)}  IoU {iou:.2f}  centre E {x:.1f} N {y:.1f}  "
+            f"{w:.0f} x {h:.0f} m"
+        )
+    for path in run.files.values():
+        print(f"wrote {path}")
+    print(run.case.credit)
+    return EXIT_OK
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     facts = collect_info()
     if args.json:
@@ -334,12 +386,17 @@ def collect_info() -> dict[str, Any]:
 def _locator(args: argparse.Namespace):
     from ocgnet_geo.locate import Locator
 
-    if not args.weights:
-        raise CommandError(
-            "--weights: required (no bundled demo model yet); give our .safetensors or an official .pth.tar"
-        )
+    weights = args.weights
+    if not weights:
+        from ocgnet_geo.models_found import DEMO_MODEL
+
+        if not DEMO_MODEL.is_file():
+            raise CommandError("--weights: required; give our .safetensors or an official .pth.tar")
+        weights = DEMO_MODEL
+        if not args.json:
+            print(f"no --weights: using the bundled demo model {DEMO_MODEL.name}", file=sys.stderr)
     return Locator.from_weights(
-        args.weights,
+        weights,
         device=args.device,
         view=args.view,
         sigma=args.sigma,

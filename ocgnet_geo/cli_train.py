@@ -44,6 +44,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class-field", help="column of --objects holding the class name")
     p.add_argument("--class-name", default="object", help="class name when no column gives one")
     p.add_argument("--max-objects", type=int, default=0)
+    p.add_argument(
+        "--holdout",
+        help="SIDE,FRACTION: the SIDE (east/west/north/south) strip is the test split, the rest train",
+    )
+    p.add_argument("--region-size", default="8,25", help="MIN,MAX side of random regions, metres")
+    p.add_argument(
+        "--regions-per-ha",
+        type=float,
+        default=0.0,
+        help="random regions per hectare (0: 8 per block)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--preview", help="also write a contact-sheet PNG of the train split")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -73,6 +84,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--init", help="fine-tune from weights (.safetensors, .pth.tar, checkpoint.pt)")
     p.add_argument(
+        "--init-backbone",
+        action="append",
+        metavar="NAME=PATH",
+        help="torchvision ImageNet weights for a backbone (mobilenet_v2=..., resnet18=...)",
+    )
+    p.add_argument(
         "--freeze-backbones", action="store_true", help="few-shot: freeze both backbones"
     )
     p.add_argument("--max-steps", type=int, help="steps per epoch (smoke tests)")
@@ -80,6 +97,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser(
+        "merge", help="merge CVOGL-layout datasets (e.g. synthetic sets of several places)"
+    )
+    p.add_argument("parts", nargs="+", help="ROOT/DATASET folders to merge")
+    p.add_argument("--out", required=True, help="output root")
+    p.add_argument("--dataset", default="CVOGL_DroneAerial", help="merged dataset folder name")
+    p.set_defaults(run=cmd_merge)
 
     p = sub.add_parser("evaluate", help="acc@0.25/0.5, mean IoU, per class, top-3, error in metres")
     p.add_argument("--data", required=True)
@@ -98,6 +123,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--report", help="folder for report.json, report.md and PNG plots")
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also score the tile-centre and random-anchor baselines on the same queries",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_evaluate)
 
@@ -108,6 +138,16 @@ def _pair(text: str, name: str) -> tuple[float, float]:
     except ValueError:
         raise TrainArgumentError(f"{name} {text!r}: expected MIN,MAX") from None
     return a, b
+
+
+def _holdout(text: str) -> tuple[str, float]:
+    try:
+        side, fraction = text.split(",")
+        return side.strip(), float(fraction)
+    except ValueError:
+        raise TrainArgumentError(
+            f"--holdout {text!r}: expected SIDE,FRACTION (e.g. east,0.3)"
+        ) from None
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -124,6 +164,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         class_field=args.class_field,
         default_class=args.class_name,
         max_objects=args.max_objects,
+        holdout=_holdout(args.holdout) if args.holdout else None,
+        region_size_m=_pair(args.region_size, "--region-size"),
+        regions_per_ha=args.regions_per_ha,
         seed=args.seed,
     )
     summary = generate(
@@ -140,6 +183,34 @@ def cmd_synth(args: argparse.Namespace) -> int:
             f"wrote {summary.out}: samples {summary.samples}, objects {summary.objects}, dropped {summary.dropped}"
         )
         print("note: drone views only (street-level views cannot be rendered from an orthophoto)")
+    return 0
+
+
+def _backbones(items: list[str] | None, base: dict[str, str]) -> dict[str, str] | None:
+    if not items:
+        return None
+    out = dict(base)
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or name not in ("mobilenet_v2", "resnet18"):
+            raise TrainArgumentError(
+                f"--init-backbone {item!r}: expected mobilenet_v2=PATH or resnet18=PATH"
+            )
+        if not Path(path).is_file():
+            raise TrainArgumentError(f"--init-backbone {item!r}: file {path} not found")
+        out[name] = path
+    return out
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from ocgnet_geo.data.merge import merge_datasets
+
+    parts = []
+    for text in args.parts:
+        folder = Path(text)
+        parts.append((folder.parent, folder.name))
+    counts = merge_datasets(parts, args.out, args.dataset)
+    print(f"wrote {Path(args.out) / args.dataset}: samples {counts}")
     return 0
 
 
@@ -171,6 +242,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_steps_per_epoch=args.max_steps,
         model=model,
         freeze_backbones=True if args.freeze_backbones else None,
+        init_backbones=_backbones(args.init_backbone, cfg.init_backbones),
     )
     if not cfg.data:
         raise TrainArgumentError("--data: no dataset root given (argument or config key 'data')")
@@ -181,6 +253,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     if row:
         print(json.dumps(row))
     return 0
+
+
+def _baselines(args: argparse.Namespace, config, settings: dict) -> dict:
+    """Baseline summaries on the evaluated split; median size from ``train`` when it has samples."""
+    from ocgnet_geo.data.records import load_split, split_path
+    from ocgnet_geo.train.baselines import median_size_m, run_baselines, tile_boxes
+
+    root, folder = Path(args.data), Path(args.data) / args.dataset
+    records = load_split(split_path(root, args.dataset, args.split))
+    gt, gsd = tile_boxes(records, folder, config.tile_size)
+    size_from = args.split
+    ref_path = split_path(root, args.dataset, "train")
+    ref = load_split(ref_path) if ref_path.is_file() else []
+    if ref:
+        size_from = "train"
+        size = median_size_m(*tile_boxes(ref, folder, config.tile_size))
+    else:
+        size = median_size_m(gt, gsd)
+    settings["baseline_median_size_m"] = f"{size[0]:.1f} x {size[1]:.1f} (from {size_from})"
+    accs = run_baselines(
+        gt, gsd, [r.class_name for r in records], config.tile_size, config.anchors, size
+    )
+    return {name: acc.summary() for name, acc in accs.items()}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -205,10 +300,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "sigma": sigma0,
     }
     sweep = [{"sigma": s, **a.summary()} for s, a in runs] if len(runs) > 1 else None
+    baselines = _baselines(args, model.config, settings) if args.baselines else None
     if args.report:
-        report = write_report(Path(args.report), acc0, settings, sweep)
+        report = write_report(Path(args.report), acc0, settings, sweep, baselines)
     else:
-        report = build_report(acc0, settings)
+        report = build_report(acc0, settings, baselines)
         if sweep:
             report["sigma_sweep"] = sweep
     if args.json:

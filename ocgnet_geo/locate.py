@@ -197,6 +197,14 @@ class Locator:
             cache_dir=cache_dir,
         )
 
+    @classmethod
+    def demo(cls, device: str = "cpu", cache_dir: str | os.PathLike | None = None) -> Locator:
+        """The bundled OCGNet-lite demo model (drone views, 256-px tiles at 0.5 m/px;
+        trained on synthetic views of two places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
+        from ocgnet_geo.models_found import demo_model
+
+        return cls.from_weights(demo_model(), device=device, cache_dir=cache_dir)
+
     def locate(
         self,
         query: str | os.PathLike,

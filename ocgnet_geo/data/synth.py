@@ -22,6 +22,10 @@ which has no facades; ``CVOGL_SVI``-style data must come from real photos.
 random (``split_ratios``), and a sample is kept only if its object, its satellite tile and
 every ground pixel its drone view shows lie in one block (view pixels outside the block
 are filled with a haze colour). So no pixel of any object is seen in two splits.
+With ``holdout=(side, fraction)`` the area is instead cut in two rectangles: the strip
+along ``side`` (``"east"``, ``"west"``, ``"north"``, ``"south"``; ``fraction`` of the
+width or height) is the test split, the rest the train split (no val split), for a
+held-out area that is one contiguous part of the place.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ class SynthOptions:
     max_objects: int = 0
     region_size_m: tuple[float, float] = (8.0, 25.0)
     regions_per_block: int = 8
+    regions_per_ha: float = 0.0  # > 0: regions per hectare of each block instead
+    holdout: tuple[str, float] | None = None  # (side, fraction): a test strip, see above
     class_field: str | None = None
     default_class: str = "object"
     photometric: bool = True
@@ -125,7 +131,10 @@ def generate(
     area = _common_area(drone, sat, work)
     rng = np.random.default_rng(opt.seed)
     extent = opt.tile_size * opt.tile_gsd_m
-    blocks = _blocks(area, extent * opt.block_factor, opt.split_ratios, rng)
+    if opt.holdout is not None:
+        blocks = _holdout_blocks(area, *opt.holdout, extent)
+    else:
+        blocks = _blocks(area, extent * opt.block_factor, opt.split_ratios, rng)
     if not blocks:
         raise SynthError(
             f"rasters: their common area is smaller than one block ({extent * opt.block_factor:.0f} m); "
@@ -233,6 +242,45 @@ def _blocks(area, size: float, ratios: Sequence[float], rng) -> list[tuple[shape
     return [(cells[k], labels[r]) for r, k in enumerate(perm)]
 
 
+HOLDOUT_SIDES = ("east", "west", "north", "south")
+
+
+def _holdout_blocks(area, side: str, fraction: float, extent: float):
+    """Two rectangles inside ``area``: the ``side`` strip (test) and the rest (train)."""
+    if side not in HOLDOUT_SIDES or not 0 < fraction < 1:
+        raise SynthError(
+            f"holdout ({side!r}, {fraction}): side must be one of {list(HOLDOUT_SIDES)} "
+            "and fraction between 0 and 1"
+        )
+    x0, y0, x1, y1 = _inner_box(area)
+    if side in ("east", "west"):
+        cut = x1 - fraction * (x1 - x0) if side == "east" else x0 + fraction * (x1 - x0)
+        low, high = shapely.box(x0, y0, cut, y1), shapely.box(cut, y0, x1, y1)
+    else:
+        cut = y1 - fraction * (y1 - y0) if side == "north" else y0 + fraction * (y1 - y0)
+        low, high = shapely.box(x0, y0, x1, cut), shapely.box(x0, cut, x1, y1)
+    test, train = (high, low) if side in ("east", "north") else (low, high)
+    for name, rect in (("test", test), ("train", train)):
+        bx0, by0, bx1, by1 = rect.bounds
+        if min(bx1 - bx0, by1 - by0) < extent:
+            raise SynthError(
+                f"holdout ({side!r}, {fraction}): the {name} part ({bx1 - bx0:.0f} x "
+                f"{by1 - by0:.0f} m) is smaller than one tile ({extent:.0f} m)"
+            )
+    return [(train, "train"), (test, "test")]
+
+
+def _inner_box(area, steps: int = 200) -> tuple[float, float, float, float]:
+    """An axis-aligned rectangle inside ``area`` (its bounds, shrunk until contained)."""
+    x0, y0, x1, y1 = area.bounds
+    for k in range(steps):
+        d = k * min(x1 - x0, y1 - y0) / (2 * steps)
+        box = shapely.box(x0 + d, y0 + d, x1 - d, y1 - d)
+        if area.contains(box):
+            return box.bounds
+    raise SynthError("rasters: their common area holds no rectangle")
+
+
 def _read_objects(
     path: str | Path, work: CRS, class_field: str | None, default_class: str
 ) -> list[SynthObject]:
@@ -268,7 +316,10 @@ def _sample_regions(blocks, opt: SynthOptions, rng) -> list[SynthObject]:
     out = []
     for block, _ in blocks:
         x0, y0, x1, y1 = block.bounds
-        for _ in range(opt.regions_per_block):
+        count = opt.regions_per_block
+        if opt.regions_per_ha > 0:
+            count = round(opt.regions_per_ha * block.area / 10_000)
+        for _ in range(count):
             w, h = rng.uniform(*opt.region_size_m, size=2)
             cx, cy = rng.uniform(x0 + w, x1 - w), rng.uniform(y0 + h, y1 - h)
             rect = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)

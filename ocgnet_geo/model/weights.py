@@ -191,14 +191,18 @@ def config_path_for(weights_path: PathLike) -> Path:
     return Path(weights_path).with_suffix(".json")
 
 
-def save_model(model: OCGNet, path: PathLike) -> Path:
+def save_model(model: OCGNet, path: PathLike, dtype: torch.dtype | None = None) -> Path:
     """Save as ``path`` (safetensors, config in its metadata) plus the JSON config beside it.
 
-    A learnable sigma is written into the config as its current value. Returns the JSON path.
+    A learnable sigma is written into the config as its current value. ``dtype`` (e.g.
+    ``torch.float16``, half the size) converts the floating-point tensors; loading converts
+    them back to the model's float32. Returns the JSON path.
     """
     p = Path(path)
     config = ModelConfig.from_dict({**model.config.to_dict(), "sigma": model.sigma})
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     text = config.to_json()
     save_file(tensors, str(p), metadata={"format": FORMAT_NAME, "config": text})
     json_path = config_path_for(p)

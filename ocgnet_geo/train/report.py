@@ -20,9 +20,21 @@ from ocgnet_geo.train.plots import bar_chart, histogram, line_chart
 COLUMNS = ("n", "acc25", "acc50", "miou", "acc_centre", "top3", "median_err_m")
 
 
-def build_report(acc: MetricAccumulator, settings: dict[str, Any]) -> dict[str, Any]:
-    """The report dict: ``summary``, ``per_class`` (reference groups), ``settings``."""
-    return {"summary": acc.summary(), "per_class": acc.per_class(class_group), "settings": settings}
+def build_report(
+    acc: MetricAccumulator,
+    settings: dict[str, Any],
+    baselines: dict[str, dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """The report dict: ``summary``, ``per_class`` (reference groups), ``settings`` and,
+    when given, ``baselines`` (summaries of :mod:`.baselines` on the same samples)."""
+    report = {
+        "summary": acc.summary(),
+        "per_class": acc.per_class(class_group),
+        "settings": settings,
+    }
+    if baselines:
+        report["baselines"] = baselines
+    return report
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -35,6 +47,7 @@ def markdown(report: dict[str, Any]) -> str:
 
     head = "| set | " + " | ".join(COLUMNS) + " |\n|" + "---|" * (len(COLUMNS) + 1) + "\n"
     rows = [("all", report["summary"]), *report["per_class"].items()]
+    rows += [(f"baseline: {k}", v) for k, v in report.get("baselines", {}).items()]
     body = "".join(
         f"| {name} | " + " | ".join(fmt(s[c]) for c in COLUMNS) + " |\n" for name, s in rows
     )
@@ -51,10 +64,11 @@ def write_report(
     acc: MetricAccumulator,
     settings: dict[str, Any],
     sweep: list[dict[str, Any]] | None = None,
+    baselines: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Write report.json, report.md and the PNG plots into ``out``; returns the report."""
     out.mkdir(parents=True, exist_ok=True)
-    report = build_report(acc, settings)
+    report = build_report(acc, settings, baselines)
     if sweep:
         report["sigma_sweep"] = sweep
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,109 @@
+"""Trivial localisers to measure a model against, on the same queries (same metrics).
+
+* **tile centre**: one box of the median object size (median width and height in metres
+  over a reference split, usually ``train``) centred on the tile;
+* **random anchor**: a grid cell and one of the model's anchors drawn uniformly, the box
+  centred on the cell (three distinct draws for top-3).
+
+Neither looks at the images, so they show how much the data's geometry alone gives away
+(for example objects that always sit near the tile centre).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ocgnet_geo.data.records import Record, parse_satellite_name
+from ocgnet_geo.model.config import GRID_STRIDE
+from ocgnet_geo.train.metrics import MetricAccumulator
+
+BASELINES = ("tile centre + median size", "random anchor")
+
+
+def tile_boxes(
+    records: Sequence[Record], folder: Path, tile_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """GT boxes in model-tile pixels ``[N, 4]`` and each tile's metres per model pixel ``[N]``."""
+    boxes, gsd = [], []
+    for rec in records:
+        with Image.open(folder / "satellite" / rec.satellite_name) as im:
+            sw, sh = im.size
+        sx, sy = tile_size / sw, tile_size / sh
+        boxes.append(np.array(rec.bbox, float) * [sx, sy, sx, sy])
+        geo = parse_satellite_name(rec.satellite_name)
+        gsd.append(geo.extent_m / tile_size if geo is not None else np.nan)
+    return np.array(boxes).reshape(-1, 4), np.array(gsd)
+
+
+def median_size_m(boxes: np.ndarray, gsd: np.ndarray) -> tuple[float, float]:
+    """Median box width and height in metres."""
+    return (
+        float(np.nanmedian((boxes[:, 2] - boxes[:, 0]) * gsd)),
+        float(np.nanmedian((boxes[:, 3] - boxes[:, 1]) * gsd)),
+    )
+
+
+def run_baselines(
+    gt: np.ndarray,
+    gsd: np.ndarray,
+    classes: Sequence[str],
+    tile_size: int,
+    anchors: Sequence[Sequence[float]],
+    size_m: tuple[float, float],
+    seed: int = 0,
+) -> dict[str, MetricAccumulator]:
+    """Metrics of both baselines on boxes ``gt`` (model-tile pixels) with tiles' ``gsd``."""
+    rng = np.random.default_rng(seed)
+    n = len(gt)
+    half = np.stack([size_m[0] / gsd, size_m[1] / gsd], axis=1) / 2
+    c = tile_size / 2
+    centre_box = np.concatenate([c - half, c + half], axis=1)
+    out = {BASELINES[0]: _accumulate(gt, [centre_box], gsd, classes)}
+    grid = tile_size // GRID_STRIDE
+    anchor_wh = np.asarray(anchors, float)
+    draws = []
+    for _ in range(3):
+        cells = rng.integers(0, grid, size=(n, 2))
+        pick = anchor_wh[rng.integers(0, len(anchor_wh), size=n)]
+        centre = (cells + 0.5) * GRID_STRIDE
+        draws.append(np.concatenate([centre - pick / 2, centre + pick / 2], axis=1))
+    out[BASELINES[1]] = _accumulate(gt, draws, gsd, classes)
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def _accumulate(gt, ranked: list[np.ndarray], gsd, classes) -> MetricAccumulator:
+    """Metrics where ``ranked[0]`` is the best box and ``ranked[:3]`` the top 3."""
+    best = ranked[0]
+    iou = _iou(best, gt)
+    cgt = (gt[:, :2] + gt[:, 2:]) / 2
+    cpred = (best[:, :2] + best[:, 2:]) / 2
+    centre = np.all(np.floor(cgt / GRID_STRIDE) == np.floor(cpred / GRID_STRIDE), axis=1)
+    top3 = np.any([_iou(b, gt) > 0.5 for b in ranked[:3]], axis=0)
+    acc = MetricAccumulator()
+    acc.add(
+        {
+            "iou": iou,
+            "hit25": (iou > 0.25).astype(float),
+            "hit50": (iou > 0.5).astype(float),
+            "centre": centre.astype(float),
+            "top3": top3.astype(float),
+            "err_m": np.linalg.norm(cpred - cgt, axis=1) * gsd,
+        },
+        classes,
+    )
+    return acc
+
+
+__all__ = ["BASELINES", "median_size_m", "run_baselines", "tile_boxes"]
