@@ -9,7 +9,8 @@ Writes:
   held-out (test) strip of the demo model's training data (never trained on), unchanged
   pixels, deflate-compressed, EPSG:2056 (© swisstopo);
 * ``query.jpg``: a 512 px synthetic drone view of one apartment block of that crop,
-  rendered from the crop alone (pixels outside it are haze) with the generator's camera
+  rendered from the crop alone (pixels outside it are haze; heading 20°, pitch 30°, as
+  the demo model was trained for) with the generator's camera
   and photometric effects;
 * ``demo.json``: the click (query pixels), the block's outline digitised by hand on the
   orthophoto (EPSG:2056 metres) and the credits.
@@ -78,7 +79,7 @@ def main(shared: Path) -> None:
     centre = block.representative_point()
     rng = np.random.default_rng(7)
     n = QUERY_PX * SUPERSAMPLE
-    cam = DroneCamera((centre.x - 3.0, centre.y - 5.0), 65.0, 30.0, 200.0, 60.0, n, n)
+    cam = DroneCamera((centre.x - 3.0, centre.y - 5.0), 65.0, 30.0, 20.0, 60.0, n, n)
     assert cam.max_ray_angle_deg() < 80, cam.max_ray_angle_deg()
     img = _warp(rgb, spec, cam)
     img = np.asarray(Image.fromarray(img).reduce(SUPERSAMPLE))

@@ -40,6 +40,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--query-size", type=int, default=256, help="drone view side, pixels")
     p.add_argument("--views", type=int, default=1, help="samples per object")
     p.add_argument("--pitch", default="0,60", help="MIN,MAX off-nadir pitch, degrees")
+    p.add_argument(
+        "--yaw", default="0,360", help="MIN,MAX heading, degrees clockwise from north (e.g. -30,30)"
+    )
+    p.add_argument(
+        "--frame", default="0.2,0.45", help="MIN,MAX object size as a fraction of the view width"
+    )
     p.add_argument("--block-factor", type=float, default=2.0, help="split block side / tile side")
     p.add_argument("--class-field", help="column of --objects holding the class name")
     p.add_argument("--class-name", default="object", help="class name when no column gives one")
@@ -160,6 +166,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         query_size=args.query_size,
         views_per_object=args.views,
         pitch_deg=_pair(args.pitch, "--pitch"),
+        yaw_deg=_pair(args.yaw, "--yaw"),
+        frame_fraction=_pair(args.frame, "--frame"),
         block_factor=args.block_factor,
         class_field=args.class_field,
         default_class=args.class_name,

@@ -89,12 +89,15 @@ def gamma(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return lut[img]
 
 
-def augment_satellite(img: np.ndarray, box: Box, rng: np.random.Generator):
-    """Apply the reference pipeline to a satellite tile and its box (order and p as above)."""
+def augment_satellite(img: np.ndarray, box: Box, rng: np.random.Generator, rotate: bool = True):
+    """Apply the reference pipeline to a satellite tile and its box (order and p as above).
+
+    ``rotate=False`` leaves out the 90° rotations (for queries of a known, north-up heading).
+    """
     box = np.asarray(box, dtype=float)
     if rng.random() < 0.2:
         img, box = bbox_safe_crop(img, box, rng)
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 and rotate:
         img, box = rot90(img, box, int(rng.integers(1, 4)))
     if rng.random() < 0.5:
         img = gauss_noise(img, rng)

@@ -55,7 +55,8 @@ class CVOGLDataset(Dataset):
         dataset: sub-folder name (``CVOGL_DroneAerial``, ``CVOGL_SVI`` or a synth name).
         split: ``train``, ``val`` or ``test``.
         config: gives the query size, tile size T, click-map kind and sigma.
-        augment: apply :func:`~ocgnet_geo.data.augment.augment_satellite` (train only).
+        augment: apply :func:`~ocgnet_geo.data.augment.augment_satellite` (train only);
+            augment_rotate: include its 90° rotations.
         sigma: override the config's sigma fraction for the click maps.
         seed: base seed of the augmentation RNG (per sample: seed, epoch, index).
     """
@@ -69,6 +70,7 @@ class CVOGLDataset(Dataset):
         augment: bool = False,
         sigma: float | None = None,
         seed: int = 0,
+        augment_rotate: bool = True,
     ) -> None:
         if split not in SPLITS:
             raise DatasetError(f"split {split!r}: not one of {list(SPLITS)}")
@@ -78,6 +80,7 @@ class CVOGLDataset(Dataset):
         self.records: list[Record] = load_split(split_path(Path(root), dataset, split))
         self.config = config
         self.augment = augment
+        self.augment_rotate = augment_rotate
         self.sigma = float(sigma if sigma is not None else config.sigma)
         self.seed = seed
         self.epoch = 0
@@ -115,7 +118,7 @@ class CVOGLDataset(Dataset):
             sat = np.asarray(Image.fromarray(sat).resize((t, t), Image.BILINEAR))
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            sat, box = augment_satellite(sat, box, rng)
+            sat, box = augment_satellite(sat, box, rng, rotate=self.augment_rotate)
         box = np.clip(box, 0, t - 1)
         geo = parse_satellite_name(rec.satellite_name)
         gsd = geo.extent_m / t if geo is not None else float("nan")

@@ -66,6 +66,8 @@ class SynthOptions:
     views_per_object: int = 1
     altitude_m: tuple[float, float] | None = None  # None: object spans 20-45 % of the width
     pitch_deg: tuple[float, float] = (0.0, 60.0)
+    yaw_deg: tuple[float, float] = (0.0, 360.0)  # heading, clockwise from north
+    frame_fraction: tuple[float, float] = (0.2, 0.45)  # object size / view width (no altitude_m)
     hfov_deg: tuple[float, float] = (50.0, 70.0)
     max_ray_deg: float = 80.0
     block_factor: float = 2.0
@@ -406,14 +408,14 @@ def _render_view(obj, block, block_id, drone, work, opt: SynthOptions, rng, cach
         if opt.altitude_m is not None:
             alt = rng.uniform(*opt.altitude_m)
         else:
-            alt = size / (rng.uniform(0.2, 0.45) * 2 * math.tan(math.radians(hfov) / 2))
+            alt = size / (rng.uniform(*opt.frame_fraction) * 2 * math.tan(math.radians(hfov) / 2))
             alt = max(alt, 10.0)
         jitter = rng.uniform(-0.25, 0.25, size=2) * size
         cam = DroneCamera(
             (centre.x + jitter[0], centre.y + jitter[1]),
             alt,
             pitch,
-            rng.uniform(0, 360),
+            rng.uniform(*opt.yaw_deg) % 360,
             hfov,
             n * SUPERSAMPLE,
             n * SUPERSAMPLE,

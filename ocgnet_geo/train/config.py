@@ -49,7 +49,8 @@ class TrainConfig:
         optimizer: ``"rmsprop"`` or ``"adamw"``; lr, weight_decay; the learning rate is
             multiplied by ``lr_gamma`` every ``lr_step`` epochs.
         epochs, batch_size, eval_batch_size, workers: as named.
-        augment: the reference satellite augmentations on the train split.
+        augment: the reference satellite augmentations on the train split; augment_rotate:
+            with their 90° rotations (off for north-up queries).
         seed: seeds Python, numpy and torch (and the augmentation draws).
         init: weights to start from (our ``.safetensors``, an official ``.pth.tar`` or a
             ``checkpoint.pt`` of a run) for fine-tuning; freeze_backbones: keep the query and
@@ -76,6 +77,7 @@ class TrainConfig:
     eval_batch_size: int = 8
     workers: int = 4
     augment: bool = True
+    augment_rotate: bool = True
     seed: int = 13
     init: str = ""
     freeze_backbones: bool = False

@@ -97,7 +97,13 @@ def _run(cfg: TrainConfig, resume: bool, progress: bool, dev: torch.device, info
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(cfg)
     train_ds = CVOGLDataset(
-        cfg.data, cfg.dataset, "train", model.config, cfg.augment, seed=cfg.seed
+        cfg.data,
+        cfg.dataset,
+        "train",
+        model.config,
+        cfg.augment,
+        seed=cfg.seed,
+        augment_rotate=cfg.augment_rotate,
     )
     val_ds = CVOGLDataset(cfg.data, cfg.dataset, cfg.val_split, model.config)
     if len(train_ds) == 0:
