@@ -7,7 +7,7 @@
 # MOBILENET_V2_PTH: torchvision's ImageNet file mobilenet_v2-b0353104.pth;
 # WORK_DIR (default runs/demo): synthetic data, the training run, the held-out report.
 # Every step is skipped when its output exists, and training resumes from its last
-# checkpoint, so the script can be re-run after an interruption. About 70 minutes of
+# checkpoint, so the script can be re-run after an interruption. About 75 minutes of
 # training on a 2-core CPU. Run it in the background, e.g.
 #   nohup examples/train_demo_model.sh ../shared/data ~/mobilenet_v2-b0353104.pth > demo-train.log 2>&1 &
 set -euo pipefail

@@ -130,6 +130,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--report", help="folder for report.json, report.md and PNG plots")
     p.add_argument(
+        "--every", type=int, default=1, help="evaluate every N-th sample only (quick checks)"
+    )
+    p.add_argument(
         "--baselines",
         action="store_true",
         help="also score the tile-centre and random-anchor baselines on the same queries",
@@ -269,7 +272,7 @@ def _baselines(args: argparse.Namespace, config, settings: dict) -> dict:
     from ocgnet_geo.train.baselines import median_size_m, run_baselines, tile_boxes
 
     root, folder = Path(args.data), Path(args.data) / args.dataset
-    records = load_split(split_path(root, args.dataset, args.split))
+    records = load_split(split_path(root, args.dataset, args.split))[:: max(1, args.every)]
     gt, gsd = tile_boxes(records, folder, config.tile_size)
     size_from = args.split
     ref_path = split_path(root, args.dataset, "train")
@@ -296,12 +299,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for sigma in sigmas:
         model = load_weights(args.weights, sigma=sigma, view=args.view)
         ds = CVOGLDataset(args.data, args.dataset, args.split, model.config)
+        if args.every > 1:
+            from torch.utils.data import Subset
+
+            ds = Subset(ds, range(0, len(ds), args.every))
         acc = evaluate(
             model, ds, args.batch_size, args.device or "cpu", args.workers, progress=not args.json
         )
         runs.append((model.config.sigma, acc))
     sigma0, acc0 = runs[0]
     settings = {
+        "every": args.every,
         "weights": str(args.weights),
         "dataset": args.dataset,
         "split": args.split,

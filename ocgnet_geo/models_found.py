@@ -9,7 +9,6 @@ from ocgnet_geo.errors import InputError
 ASSETS = Path(__file__).parent / "assets"
 DEMO_MODEL = ASSETS / "ocgnet-lite-demo.safetensors"
 DEMO_DATA = ASSETS / "demo"
-MODEL_CARD = ASSETS / "MODEL_CARD.md"
 
 
 class MissingDemoModelError(InputError):
@@ -25,6 +24,7 @@ def demo_model() -> Path:
     """The bundled OCGNet-lite demo model (see ``assets/MODEL_CARD.md``)."""
     if not DEMO_MODEL.is_file():
         raise MissingDemoModelError(
-            f"demo model {DEMO_MODEL}: not found (a source checkout without the assets?)"
+            f"demo model {DEMO_MODEL.name}: not bundled in this version yet "
+            "(training status: docs/demo-model.md); use --weights with your own model"
         )
     return DEMO_MODEL

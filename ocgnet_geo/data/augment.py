@@ -50,6 +50,26 @@ def rot90(img: np.ndarray, box: Box, k: int):
     return np.ascontiguousarray(img), np.array([x1, y1, x2, y2], dtype=float)
 
 
+def hflip(img: np.ndarray, box: Box):
+    """Mirror image and box left-right."""
+    w = img.shape[1]
+    x1, y1, x2, y2 = box
+    return np.ascontiguousarray(img[:, ::-1]), np.array([w - x2, y1, w - x1, y2], dtype=float)
+
+
+def joint_dihedral(query: np.ndarray, click, sat: np.ndarray, box: Box, rng: np.random.Generator):
+    """The same random quarter turn and mirror of the query (with its click) and the tile
+    (with its box): the scene changes look, the views keep their relative heading."""
+    k, mirror = int(rng.integers(0, 4)), bool(rng.random() < 0.5)
+    point = np.array([click[0], click[1], click[0], click[1]], dtype=float)
+    query, point = rot90(query, point, k)
+    sat, box = rot90(sat, box, k)
+    if mirror:
+        query, point = hflip(query, point)
+        sat, box = hflip(sat, box)
+    return query, (float(point[0]), float(point[1])), sat, box
+
+
 def gauss_noise(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     std = np.sqrt(rng.uniform(10, 50))
     return np.clip(img + rng.normal(0, std, img.shape), 0, 255).astype(np.uint8)

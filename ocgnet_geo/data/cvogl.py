@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ocgnet_geo.data.augment import augment_satellite
+from ocgnet_geo.data.augment import augment_satellite, joint_dihedral
 from ocgnet_geo.data.errors import DatasetError
 from ocgnet_geo.data.records import SPLITS, Record, load_split, parse_satellite_name, split_path
 from ocgnet_geo.model.clickmap import detgeo_clickmap, gaussian_clickmap
@@ -56,7 +56,8 @@ class CVOGLDataset(Dataset):
         split: ``train``, ``val`` or ``test``.
         config: gives the query size, tile size T, click-map kind and sigma.
         augment: apply :func:`~ocgnet_geo.data.augment.augment_satellite` (train only);
-            augment_rotate: include its 90° rotations.
+            augment_rotate: include its 90° rotations; augment_joint: also turn and mirror
+            query and tile together (:func:`~ocgnet_geo.data.augment.joint_dihedral`).
         sigma: override the config's sigma fraction for the click maps.
         seed: base seed of the augmentation RNG (per sample: seed, epoch, index).
     """
@@ -71,6 +72,7 @@ class CVOGLDataset(Dataset):
         sigma: float | None = None,
         seed: int = 0,
         augment_rotate: bool = True,
+        augment_joint: bool = False,
     ) -> None:
         if split not in SPLITS:
             raise DatasetError(f"split {split!r}: not one of {list(SPLITS)}")
@@ -81,6 +83,7 @@ class CVOGLDataset(Dataset):
         self.config = config
         self.augment = augment
         self.augment_rotate = augment_rotate
+        self.augment_joint = augment_joint
         self.sigma = float(sigma if sigma is not None else config.sigma)
         self.seed = seed
         self.epoch = 0
@@ -119,6 +122,9 @@ class CVOGLDataset(Dataset):
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             sat, box = augment_satellite(sat, box, rng, rotate=self.augment_rotate)
+            if self.augment_joint:
+                query, click, sat, box = joint_dihedral(query, click, sat, box, rng)
+                click = (min(click[0], wq - 1e-3), min(click[1], hq - 1e-3))
         box = np.clip(box, 0, t - 1)
         geo = parse_satellite_name(rec.satellite_name)
         gsd = geo.extent_m / t if geo is not None else float("nan")

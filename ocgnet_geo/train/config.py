@@ -50,7 +50,8 @@ class TrainConfig:
             multiplied by ``lr_gamma`` every ``lr_step`` epochs.
         epochs, batch_size, eval_batch_size, workers: as named.
         augment: the reference satellite augmentations on the train split; augment_rotate:
-            with their 90° rotations (off for north-up queries).
+            with their 90° rotations (off for north-up queries); augment_joint: the same
+            quarter turn and mirror of query and tile together.
         seed: seeds Python, numpy and torch (and the augmentation draws).
         init: weights to start from (our ``.safetensors``, an official ``.pth.tar`` or a
             ``checkpoint.pt`` of a run) for fine-tuning; freeze_backbones: keep the query and
@@ -78,6 +79,7 @@ class TrainConfig:
     workers: int = 4
     augment: bool = True
     augment_rotate: bool = True
+    augment_joint: bool = False
     seed: int = 13
     init: str = ""
     freeze_backbones: bool = False

@@ -104,6 +104,7 @@ def _run(cfg: TrainConfig, resume: bool, progress: bool, dev: torch.device, info
         cfg.augment,
         seed=cfg.seed,
         augment_rotate=cfg.augment_rotate,
+        augment_joint=cfg.augment_joint,
     )
     val_ds = CVOGLDataset(cfg.data, cfg.dataset, cfg.val_split, model.config)
     if len(train_ds) == 0:

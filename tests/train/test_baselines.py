@@ -56,3 +56,7 @@ def test_evaluate_reports_baselines(tiny_set, tmp_path, capsys) -> None:
     assert "from train" in report["settings"]["baseline_median_size_m"]
     assert main([*args, "--baselines"]) == 0
     assert "baseline: random anchor" in capsys.readouterr().out
+    n = report["summary"]["n"]
+    assert main([*args, "--baselines", "--every", "2", "--json"]) == 0
+    half = json.loads(capsys.readouterr().out)
+    assert half["summary"]["n"] == half["baselines"][BASELINES[1]]["n"] == (n + 1) // 2
