@@ -51,6 +51,8 @@ bench: setup
 	$(PY) benchmarks/model_bench.py
 	$(PY) benchmarks/locate_bench.py
 	$(PY) benchmarks/train_bench.py
+	$(PY) benchmarks/precision_bench.py
+	$(PY) benchmarks/parity.py
 
 # The bundled model on the bundled photo and Zürich crop: demo-output/result.geojson,
 # result.gpkg, overlay.png (and truth.geojson).

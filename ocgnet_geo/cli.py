@@ -20,6 +20,9 @@ from ocgnet_geo import __version__
 from ocgnet_geo.errors import InputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+#: Default of --batch-mb (= ``ocgnet_geo.locate.DEFAULT_BATCH_BYTES``, not imported: the
+#: parser must not import the pipeline).
+DEFAULT_BATCH_MB = 256
 
 
 class CommandError(InputError):
@@ -129,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="load these weights at start")
     p.add_argument("--view", choices=["drone", "ground"])
     p.add_argument("--device", default="cpu")
+    _add_speed_args(p)
     p.set_defaults(run=cmd_worker)
 
     from ocgnet_geo.cli_train import add_commands
@@ -155,8 +159,29 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--sigma", type=float, help="click-map sigma of official weights (default 0.10)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_speed_args(p)
     p.add_argument("--cache-dir", help="keep encoded tiles on disk here, for later runs")
     p.add_argument("--json", action="store_true", help="machine-readable output, no progress bars")
+
+
+def _add_speed_args(p: argparse.ArgumentParser) -> None:
+    """--precision, --threads, --batch-mb (validated by the library: bad values exit 2)."""
+    p.add_argument(
+        "--precision",
+        default="auto",
+        metavar="{auto,fp32,bf16}",
+        help="arithmetic of the satellite branch: auto (default: bf16 where the CPU has native "
+        "bf16, else fp32), fp32 or bf16; `ocgnet-geo info` shows what auto picks",
+    )
+    p.add_argument("--threads", metavar="N", help="PyTorch threads (default: the physical cores)")
+    p.add_argument(
+        "--batch-mb",
+        type=float,
+        default=DEFAULT_BATCH_MB,
+        metavar="MB",
+        help=f"activation memory of one encoding forward; tiles are batched up to it "
+        f"(default {DEFAULT_BATCH_MB:g})",
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -194,12 +219,14 @@ def cmd_locate(args: argparse.Namespace) -> int:
                     "candidates": result.geojson(),
                     "tiles_searched": result.tiles_searched,
                     "seconds": round(result.seconds, 3),
+                    "precision": result.precision,
                 }
             )
         )
     else:
         print(
-            f"{len(result.candidates)} candidates ({result.tiles_searched} tiles, {result.seconds:.1f} s):"
+            f"{len(result.candidates)} candidates ({result.tiles_searched} tiles, {result.seconds:.1f} s, "
+            f"{result.precision}):"
         )
         for c in result.candidates:
             x, y = c.polygon.centroid.coords[0]
@@ -267,6 +294,7 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
         "rows": len(rows),
         "located": len(rows) - len(failed),
         "skipped": failed,
+        "precision": locator.precision,
     }
     print(
         json.dumps(summary)
@@ -346,9 +374,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from ocgnet_geo.precision import resolve_precision, resolve_threads
     from ocgnet_geo.worker import run_worker
 
-    return run_worker(args.weights, view=args.view, device=args.device)
+    resolve_precision(args.precision, args.device)  # bad values: exit 2 before serving
+    resolve_threads(args.threads)
+    return run_worker(
+        args.weights,
+        view=args.view,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+        batch_mb=args.batch_mb,
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -365,6 +403,7 @@ def collect_info() -> dict[str, Any]:
     import torch
 
     from ocgnet_geo.models_found import bundled_models
+    from ocgnet_geo.precision import cpu_report
 
     return {
         "ocgnet-geo": __version__,
@@ -379,6 +418,7 @@ def collect_info() -> dict[str, Any]:
         "torch threads": torch.get_num_threads(),
         "CPU cores": os.cpu_count(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        **cpu_report(),
         "bundled models": [str(p) for p in bundled_models()] or "none yet",
     }
 
@@ -402,7 +442,16 @@ def _locator(args: argparse.Namespace):
         sigma=args.sigma,
         gsd_m=args.gsd,
         cache_dir=args.cache_dir,
+        precision=args.precision,
+        threads=args.threads,
+        batch_bytes=_batch_bytes(args),
     )
+
+
+def _batch_bytes(args: argparse.Namespace) -> int:
+    if not args.batch_mb > 0:
+        raise CommandError(f"--batch-mb {args.batch_mb:g}: must be more than 0")
+    return int(args.batch_mb * (1 << 20))
 
 
 def _top_k(args: argparse.Namespace) -> int:

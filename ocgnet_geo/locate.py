@@ -14,6 +14,7 @@ score is the sum of its copies' probabilities. Scores sum to at most 1.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -30,10 +31,10 @@ from ocgnet_geo.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
 from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.boxes import boxes_to_polygons, nms_groups, reproject_geometries
 from ocgnet_geo.geo.export import (
+    atomic_path,
     check_output_path,
     geojson_feature_collection,
     to_geodataframe,
-    write_geojson,
     write_gpkg,
 )
 from ocgnet_geo.geo.grid import TileSpec, tile_grid
@@ -46,6 +47,13 @@ LARGE_SEARCH_TILES = 64
 PER_TILE_K = 10
 #: Candidates from overlapping tiles with a larger IoU (in a metric CRS) are one object.
 MERGE_IOU = 0.5
+#: Default bound on the activation memory of one encoding forward, in bytes: tiles are
+#: encoded together while their estimated activations fit (1024-px DarkNet tiles: one in
+#: fp32, two in bf16, so bf16 spends its memory saving on batching and the peak does not
+#: grow; 256-px MobileNetV2 tiles: :data:`MAX_BATCH`). See ``docs/precision.md``.
+DEFAULT_BATCH_BYTES = 256 << 20
+#: Never more tiles than this in one forward (progress and cancel stay responsive).
+MAX_BATCH = 8
 
 Progress = Callable[[float, str], None]
 
@@ -81,7 +89,11 @@ class Candidate:
 
 @dataclass
 class LocateResult:
-    """Ranked candidates plus what produced them (query, raster, model, timings)."""
+    """Ranked candidates plus what produced them (query, raster, model, timings).
+
+    ``precision`` is the mode the satellite branch ran in (``fp32``, ``bf16``, ``fp16``): result
+    metadata, not a per-candidate field (GeoJSON: a top-level ``ocgnet`` member; GeoPackage:
+    layer metadata)."""
 
     candidates: list[Candidate]
     crs: CRS
@@ -94,6 +106,7 @@ class LocateResult:
     tiles_searched: int
     tiles_encoded: int
     seconds: float
+    precision: str = "fp32"
     best_attention: np.ndarray | None = field(default=None, repr=False)
     best_tile: TileSpec | None = field(default=None, repr=False)
     raster_info: RasterInfo | None = field(default=None, repr=False)
@@ -128,9 +141,28 @@ class LocateResult:
         """A GeoDataFrame in the raster's CRS, one row per candidate."""
         return to_geodataframe(self.polygons, self.records(), self.crs)
 
+    def metadata(self) -> dict[str, Any]:
+        """What produced the result, beyond the per-candidate fields: model, precision, view,
+        raster, ground resolution, tiles and seconds."""
+        return {
+            "model": self.model,
+            "precision": self.precision,
+            "view": self.view,
+            "raster": self.raster,
+            "gsd_m": self.gsd_m,
+            "tiles_searched": self.tiles_searched,
+            "tiles_encoded": self.tiles_encoded,
+            "seconds": round(self.seconds, 3),
+        }
+
     def to_geojson(self, path: str | os.PathLike) -> Path:
-        """RFC 7946 GeoJSON (EPSG:4326 lon/lat), written atomically."""
-        return write_geojson(path, self.polygons, self.records(), self.crs)
+        """RFC 7946 GeoJSON (EPSG:4326 lon/lat), written atomically; :meth:`metadata` goes in
+        a top-level foreign member ``ocgnet`` (RFC 7946 §6.1)."""
+        out = check_output_path(path, (".geojson", ".json"))
+        doc = {**self.geojson(), "ocgnet": self.metadata()}
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(doc, separators=(",", ":")))
+        return out
 
     def to_gpkg(self, path: str | os.PathLike) -> Path:
         """GeoPackage in the raster's CRS, written atomically."""
@@ -167,8 +199,12 @@ class Locator:
         model: Any,
         cache_bytes: int = DEFAULT_MAX_BYTES,
         cache_dir: str | os.PathLike | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         self.model = model
+        #: Tiles encoded per forward: as many as ``batch_bytes`` of estimated activations
+        #: allow (at least 1, at most :data:`MAX_BATCH`); 1 for models without ``encode_batch``.
+        self.batch_size = _batch_size(model, batch_bytes)
         self.cache = FeatureCache(
             cache_bytes,
             cache_dir,
@@ -186,24 +222,49 @@ class Locator:
         sigma: float | None = None,
         gsd_m: float | None = None,
         cache_dir: str | os.PathLike | None = None,
+        precision: str | None = "auto",
+        threads: int | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> Locator:
         """Load our ``.safetensors`` or an official ``.pth.tar`` (``view``/``sigma`` for
         official files, which do not record them; ``gsd_m`` overrides the ground resolution
-        the model expects, 0.5 m for official weights)."""
+        the model expects, 0.5 m for official weights). ``precision``: ``auto`` (bf16 on CPUs
+        with native bf16, else fp32), ``fp32`` or ``bf16`` (see :mod:`ocgnet_geo.precision`);
+        ``threads``: PyTorch threads for the process (default: physical cores);
+        ``batch_bytes``: activation memory bound of one encoding forward."""
         from ocgnet_geo.engine import load_tile_model
 
-        return cls(
-            load_tile_model(path, device=device, view=view, sigma=sigma, gsd_m=gsd_m),
-            cache_dir=cache_dir,
+        model = load_tile_model(
+            path,
+            device=device,
+            view=view,
+            sigma=sigma,
+            gsd_m=gsd_m,
+            precision=precision,
+            threads=threads,
         )
+        return cls(model, cache_dir=cache_dir, batch_bytes=batch_bytes)
 
     @classmethod
-    def demo(cls, device: str = "cpu", cache_dir: str | os.PathLike | None = None) -> Locator:
+    def demo(
+        cls,
+        device: str = "cpu",
+        cache_dir: str | os.PathLike | None = None,
+        precision: str | None = "auto",
+        threads: int | None = None,
+    ) -> Locator:
         """The bundled OCGNet-lite demo model (drone views, 256-px tiles at 0.5 m/px;
         trained on synthetic views of two places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
         from ocgnet_geo.models_found import demo_model
 
-        return cls.from_weights(demo_model(), device=device, cache_dir=cache_dir)
+        return cls.from_weights(
+            demo_model(), device=device, cache_dir=cache_dir, precision=precision, threads=threads
+        )
+
+    @property
+    def precision(self) -> str:
+        """The mode the model's satellite branch runs in (``fp32`` for models without one)."""
+        return getattr(self.model, "precision", "fp32")
 
     def locate(
         self,
@@ -243,27 +304,48 @@ class Locator:
         report = progress or (lambda fraction, message: None)
         raster_key = raster_cache_key(info.path)
 
-        hits, encoded = [], 0
+        hits: list = []
+        pending: list[_Pending] = []  # tiles read, waiting for a batched encode + find
+        encoded = 0
+        key_suffix = f"{model.model_id}|{self.precision}"  # fp32 and bf16 features never mix
+
+        def flush() -> None:
+            nonlocal encoded
+            todo = [p for p in pending if p.features is None]
+            if todo:
+                for p, features in zip(todo, self._encode([p.rgb for p in todo]), strict=True):
+                    p.features, p.rgb = features, None
+                    self.cache.put(p.key, features)
+                encoded += len(todo)
+            for p in pending:
+                hits.append((p.tile, model.find(photo.rgb, photo.click, p.features, PER_TILE_K)))
+                state = "cached" if p.cached else "encoded"
+                report((p.index + 1) / len(tiles), f"tile {p.index + 1}/{len(tiles)} {state}")
+            pending.clear()
+
         for i, tile in enumerate(tiles):
             if cancel is not None and cancel():
                 raise Cancelled(f"cancelled after {i} of {len(tiles)} tiles")
-            key = f"{raster_key}|{tile.key}|{model.model_id}"
+            key = f"{raster_key}|{tile.key}|{key_suffix}"
             if key in self._nodata_tiles:
                 continue
             features = self.cache.get(key)
-            state = "cached"
             if features is None:
                 rgb, valid = read_tile(info, tile)
                 if not valid.any():
                     self._nodata_tiles.add(key)
+                    flush()  # keep progress in tile order
                     report((i + 1) / len(tiles), f"tile {i + 1}/{len(tiles)}: only nodata, skipped")
                     continue
-                features = model.encode(rgb)
-                self.cache.put(key, features)
-                encoded += 1
-                state = "encoded"
-            hits.append((tile, model.find(photo.rgb, photo.click, features, PER_TILE_K)))
-            report((i + 1) / len(tiles), f"tile {i + 1}/{len(tiles)} {state}")
+                pending.append(_Pending(i, tile, key, rgb=rgb))
+            else:
+                pending.append(_Pending(i, tile, key, features=features, cached=True))
+            if (
+                sum(p.features is None for p in pending) >= self.batch_size
+                or len(pending) >= MAX_BATCH
+            ):
+                flush()
+        flush()
         if not hits:
             from ocgnet_geo.errors import EmptySearchAreaError
 
@@ -273,6 +355,12 @@ class Locator:
         return self._rank(
             hits, photo, info, top_k, len(tiles), encoded, time.perf_counter() - start
         )
+
+    def _encode(self, rgbs: list[np.ndarray]) -> list[Any]:
+        """Features of tiles, in one forward when the model can batch."""
+        if len(rgbs) > 1 and hasattr(self.model, "encode_batch"):
+            return self.model.encode_batch(rgbs)
+        return [self.model.encode(rgb) for rgb in rgbs]
 
     def _warn_if_large(self, tiles: list[TileSpec], info: RasterInfo) -> None:
         if len(tiles) <= LARGE_SEARCH_TILES:
@@ -335,7 +423,29 @@ class Locator:
             tiles_searched=searched,
             tiles_encoded=encoded,
             seconds=seconds,
+            precision=self.precision,
             best_attention=attention,
             best_tile=best_tile,
             raster_info=info,
         )
+
+
+@dataclass
+class _Pending:
+    """A tile of the current search waiting for its (batched) encode and its find."""
+
+    index: int
+    tile: TileSpec
+    key: str
+    rgb: np.ndarray | None = None
+    features: Any = None
+    cached: bool = False
+
+
+def _batch_size(model: Any, batch_bytes: int) -> int:
+    """Tiles per encoding forward: ``batch_bytes`` over the model's estimated activation
+    bytes per tile, between 1 and :data:`MAX_BATCH`; 1 for models that cannot batch."""
+    per_tile = getattr(model, "encode_bytes_per_tile", None)
+    if not hasattr(model, "encode_batch") or not per_tile:
+        return 1
+    return max(1, min(MAX_BATCH, int(batch_bytes) // int(per_tile)))

@@ -3,7 +3,7 @@
 Left: the photo with the click marked. Right: the best candidate's tile, tinted orange where
 the model's cross-view attention is high, with the ranked candidates that fall in it outlined
 (rank 1 thickest). A caption names the
-model, view, scores and search size.
+model, view, precision mode, scores and search size.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def render_overlay(result: LocateResult, path: str | os.PathLike) -> Path:
     draw = ImageDraw.Draw(canvas)
     best = result.candidates[0]
     lines = [
-        f"model {result.model} ({result.view})  |  best score {format_score(best.score)} in tile {best.tile}  |  "
+        f"model {result.model} ({result.view}, {result.precision})  |  best score {format_score(best.score)} in tile {best.tile}  |  "
         f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",

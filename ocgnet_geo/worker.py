@@ -38,9 +38,18 @@ class WorkerError(Exception):
 class Worker:
     """Reads requests from ``stdin`` and answers on ``stdout`` until ``shutdown`` or EOF."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO, locator: Any = None) -> None:
+    def __init__(
+        self,
+        stdin: TextIO,
+        stdout: TextIO,
+        locator: Any = None,
+        load_defaults: dict | None = None,
+    ) -> None:
         self.stdin, self.stdout = stdin, stdout
         self.locator = locator
+        #: ``load`` params used when a request leaves them out (from the command line:
+        #: device, precision, threads, batch_mb)
+        self.load_defaults = dict(load_defaults or {})
         self._write_lock = threading.Lock()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocgnet-job")
         self._cancel_events: dict[Any, threading.Event] = {}
@@ -114,7 +123,15 @@ class Worker:
         model = None
         if self.locator is not None:
             m = self.locator.model
-            model = {"id": m.model_id, "view": m.view, "gsd_m": m.gsd_m, "tile_px": m.tile_px}
+            model = {
+                "id": m.model_id,
+                "view": m.view,
+                "gsd_m": m.gsd_m,
+                "tile_px": m.tile_px,
+                "precision": self.locator.precision,
+                "precision_reason": getattr(m, "precision_reason", self.locator.precision),
+                "batch_size": self.locator.batch_size,
+            }
         return {
             "name": "ocgnet-geo",
             "version": __version__,
@@ -154,12 +171,18 @@ class Worker:
         self.send(answer)
 
     def _load(self, params: dict) -> dict:
-        from ocgnet_geo.locate import Locator
+        from ocgnet_geo.locate import DEFAULT_BATCH_BYTES, Locator
 
+        params = {**self.load_defaults, **{k: v for k, v in params.items() if v is not None}}
         weights = params.get("weights")
         if not isinstance(weights, str):
             raise WorkerError(
                 "invalid_params", "load: params.weights (path of a weights file) is required"
+            )
+        batch_mb = params.get("batch_mb", DEFAULT_BATCH_BYTES / (1 << 20))
+        if isinstance(batch_mb, bool) or not isinstance(batch_mb, (int, float)) or batch_mb <= 0:
+            raise WorkerError(
+                "invalid_params", f"load: batch_mb {batch_mb!r}: must be a number > 0"
             )
         self.locator = Locator.from_weights(
             weights,
@@ -168,6 +191,9 @@ class Worker:
             sigma=params.get("sigma"),
             gsd_m=params.get("gsd_m"),
             cache_dir=params.get("cache_dir"),
+            precision=params.get("precision", "auto"),
+            threads=params.get("threads"),
+            batch_bytes=int(batch_mb * (1 << 20)),
         )
         return self.hello()["model"]
 
@@ -209,16 +235,25 @@ class Worker:
             "tiles_encoded": result.tiles_encoded,
             "seconds": round(result.seconds, 3),
             "model": result.model,
+            "precision": result.precision,
         }
 
 
 def run_worker(weights: str | None = None, **load_params: Any) -> int:
-    """Entry point of ``ocgnet-geo worker``: serve stdin/stdout; optionally preload weights."""
+    """Entry point of ``ocgnet-geo worker``: serve stdin/stdout; optionally preload weights.
+    ``load_params`` (device, view, precision, threads, batch_mb) are also the defaults of
+    later ``load`` requests that leave them out."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="worker: %(message)s")
-    worker = Worker(sys.stdin, sys.stdout)
+    defaults = {k: v for k, v in load_params.items() if v is not None and k != "view"}
+    worker = Worker(sys.stdin, sys.stdout, load_defaults=defaults)
     if weights:
         worker._load(
             {"weights": weights, **{k: v for k, v in load_params.items() if v is not None}}
+        )
+        log.info(
+            "model %s, %s",
+            worker.locator.model.model_id,
+            worker.hello()["model"]["precision_reason"],
         )
     log.info("ready (protocol %d)", PROTOCOL_VERSION)
     return worker.serve()

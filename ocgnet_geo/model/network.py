@@ -74,6 +74,20 @@ class ReferenceFeatures:
         )
 
 
+@dataclass
+class QueryFeatures:
+    """An encoded query (photo + click map), reusable for every tile of a search.
+
+    Attributes:
+        mapped: ``query_mapping_visu`` output [B, 512, Hq/32, Wq/32].
+        position: location-enhancement weights [B, 1, Hq/32, Wq/32], or None when the
+            config switches location enhancement off.
+    """
+
+    mapped: Tensor
+    position: Tensor | None
+
+
 class OCGNet(nn.Module):
     """OCGNet (and DetGeo with ``arch="detgeo"``); see the module docstring for I/O.
 
@@ -177,19 +191,28 @@ class OCGNet(nn.Module):
         Returns:
             ``(raw [B, 45, T/16, T/16], attention [B, T/16, T/16])``.
         """
+        return self.match(self.encode_query(query, clickmap), ref)
+
+    def encode_query(self, query: Tensor, clickmap: Tensor) -> QueryFeatures:
+        """The tile-independent part of :meth:`locate`: query branch and click weights."""
         self._check_query(query, clickmap)
-        ref = ref.expand(query.shape[0])
         m = clickmap.unsqueeze(1).to(query.dtype)
         deep, early = self.query_backbone(self.click_fusion(torch.cat([query, m], dim=1)))
-        qf = self.query_mapping_visu(deep)
-        fused = qf
-        if self.config.mhca:
-            fused = self.queryreferencefusion(qf, ref.pooled)
+        position = None
         if self.config.location_enhancement:
-            pos = location_enhancement(
+            position = location_enhancement(
                 early, m, self.downsampling_pooling, self.combine_clickptns_conv2
             )
-            fused = fused * pos
+        return QueryFeatures(self.query_mapping_visu(deep), position)
+
+    def match(self, query: QueryFeatures, ref: ReferenceFeatures) -> tuple[Tensor, Tensor]:
+        """The tile-dependent part of :meth:`locate`: MHCA, fusion and head (same outputs)."""
+        ref = ref.expand(query.mapped.shape[0])
+        fused = query.mapped
+        if self.config.mhca:
+            fused = self.queryreferencefusion(query.mapped, ref.pooled)
+        if query.position is not None:
+            fused = fused * query.position
         context, attn = cross_view_fusion(fused.mean(dim=(2, 3)), ref.normalized)
         return self.fcn_out(context), attn.squeeze(1)
 

@@ -102,7 +102,7 @@ class _LocateBase(QgsProcessingAlgorithm):
             restarted = client.ensure_running()
             if restarted:
                 feedback.reportError(restarted)
-            client.ensure_model(weights, view)
+            client.ensure_model(weights, view, settings.precision())
             return client.request(
                 "locate",
                 params,

@@ -261,6 +261,7 @@ class LocateDock(QgsDockWidget):
             view=self.view_combo.currentText(),
             top_k=self.top_k.value(),
             bbox=bbox,
+            precision=settings.precision(),
         )
 
     def locate(self) -> LocateTask | None:

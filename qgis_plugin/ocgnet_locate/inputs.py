@@ -36,6 +36,8 @@ class LocateRequest:
     top_k: int = 5
     #: search box (minx, miny, maxx, maxy) in EPSG:4326, or None for the whole raster
     bbox: list[float] | None = None
+    #: the worker's precision mode (plugin setting): auto, fp32 or bf16
+    precision: str = "auto"
     extra: dict = field(default_factory=dict)
 
     def locate_params(self) -> dict:

@@ -21,6 +21,9 @@ from .worker_client import WorkerError
 PREFIX = "ocgnet_locate"
 ENV_PYTHON = "OCGNET_PYTHON"
 ENV_WEIGHTS = "OCGNET_WEIGHTS"
+#: Precision modes offered (the worker's ``load`` ``precision``); ``auto`` lets the worker
+#: pick bf16 on CPUs with native bf16 and fp32 elsewhere.
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def get(key: str, default: str = "") -> str:
@@ -85,6 +88,12 @@ def worker_command(python: str | None = None) -> list[str]:
         "(pip install ocgnet-geo) and choose its interpreter in "
         "Plugins › OCGNet Locate › Settings",
     )
+
+
+def precision() -> str:
+    """The precision setting (``auto`` when unset or not one of :data:`PRECISIONS`)."""
+    value = get("precision", "auto").strip().lower()
+    return value if value in PRECISIONS else "auto"
 
 
 def default_weights() -> str:

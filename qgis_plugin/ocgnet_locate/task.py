@@ -45,7 +45,9 @@ class LocateTask(QgsTask):
         try:
             self.restart_message = self.client.ensure_running()
             self.stageChanged.emit("loading model…")
-            self.client.ensure_model(self.request.weights, self.request.view)
+            self.client.ensure_model(
+                self.request.weights, self.request.view, self.request.precision
+            )
             self.setProgress(LOAD_SHARE)
             if self.isCanceled():
                 raise WorkerError("cancelled", "locate: cancelled before it started")

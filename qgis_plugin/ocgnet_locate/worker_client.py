@@ -52,8 +52,8 @@ class WorkerClient:
         self._pending: dict[int, queue.Queue] = {}
         self._ids = itertools.count(1)
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
-        #: ``(weights, view)`` of the model loaded in the running worker, or None.
-        self.loaded: tuple[str, str | None] | None = None
+        #: ``(weights, view, precision)`` of the model loaded in the running worker, or None.
+        self.loaded: tuple[str, str | None, str | None] | None = None
         self.command: list[str] | None = None
 
     # --- process ---------------------------------------------------------------------------
@@ -228,14 +228,19 @@ class WorkerClient:
         """The worker's ``hello`` answer (name, version, protocol, loaded model)."""
         return self.request("hello", timeout=timeout)
 
-    def ensure_model(self, weights: str, view: str | None = None) -> dict | None:
-        """Load ``weights`` unless the running worker has them loaded already."""
-        key = (weights, view)
+    def ensure_model(
+        self, weights: str, view: str | None = None, precision: str | None = None
+    ) -> dict | None:
+        """Load ``weights`` (in ``precision``: auto, fp32, bf16; None = the worker's default)
+        unless the running worker has them loaded so already."""
+        key = (weights, view, precision)
         if self.is_running() and self.loaded == key:
             return None
         params: dict[str, Any] = {"weights": weights}
         if view and not weights.endswith((".safetensors", ".json")):
             params["view"] = view  # official .pth.tar files do not record their view
+        if precision:
+            params["precision"] = precision
         model = self.request("load", params)
         self.loaded = key
         return model
