@@ -32,14 +32,18 @@ from ocgnet_geo.model import ModelConfig, OCGNet
 REFERENCE_COLD_S = {"drone": 2.86, "ground": 3.17}
 
 
-def timed_interleaved(paths: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
-    """One warm-up call of each path, then ``runs`` rounds timing every path once per round.
+def timed_interleaved(
+    paths: dict[str, Callable[[], object]], runs: int, warmup: bool = True
+) -> dict[str, list[float]]:
+    """One warm-up call of each path (unless ``warmup`` is False), then ``runs`` rounds timing
+    every path once per round.
 
     Interleaving spreads interference from other processes on a shared machine over all
     paths instead of letting it hit one of them.
     """
-    for fn in paths.values():
-        fn()
+    if warmup:
+        for fn in paths.values():
+            fn()
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(runs):
         for name, fn in paths.items():

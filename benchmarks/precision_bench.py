@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from model_bench import timed_interleaved  # benchmarks/ is sys.path[0] for a script
 
 OUT = Path(__file__).parent / "out"
 GSD_M = 0.3
@@ -186,23 +187,6 @@ def build(path_name: str, weights: Path):
     if path_name == "int8":
         quantize_int8(model, calibration_tiles())
     return model, DEFAULT_BATCH_BYTES
-
-
-def timed_interleaved(
-    paths: dict[str, Callable[[], object]], runs: int, warmup: bool = True
-) -> dict[str, list[float]]:
-    """One warm-up call of each path (unless ``warmup`` is False), then ``runs`` rounds
-    timing every path once per round (as ``benchmarks/model_bench.py``)."""
-    if warmup:
-        for fn in paths.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(runs):
-        for name, fn in paths.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
 
 
 # A fresh process per path for peak RSS: VmHWM of /proc/self/status.
