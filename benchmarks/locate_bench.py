@@ -34,7 +34,7 @@ ORIGIN = (465000.0, 5260000.0)  # EPSG:32632
 def make_model(kind: str) -> Path:
     import torch
 
-    from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+    from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet, save_model
 
     path = OUT / f"bench-{kind}.safetensors"
     if not path.exists():

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ocgnet_geo.model import ModelConfig, OCGNet
+from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet
 
 #: Cold forward of the public reference code on this kind of machine (spec §11), seconds.
 REFERENCE_COLD_S = {"drone": 2.86, "ground": 3.17}

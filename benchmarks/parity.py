@@ -154,7 +154,7 @@ def crop_queries(
 def random_weights(path: Path, config, seed: int) -> Path:
     import torch
 
-    from ocgnet_geo.model import OCGNet, save_model
+    from ocgnet_geo.models.ocgnet import OCGNet, save_model
 
     torch.manual_seed(seed)
     save_model(OCGNet(config).eval(), path)
@@ -163,7 +163,7 @@ def random_weights(path: Path, config, seed: int) -> Path:
 
 def light_case(folder: Path, n: int = 20) -> Case:
     """``light-random``: OCGNet-lite with random weights on a 640-px synthetic raster."""
-    from ocgnet_geo.model import ModelConfig
+    from ocgnet_geo.models.ocgnet import ModelConfig
 
     config = ModelConfig.from_dict(
         {**ModelConfig.light(tile_size=256).to_dict(), "tile_gsd_m": 0.5}
@@ -177,8 +177,8 @@ def full_cases(folder: Path, n_full: int = 20, n_official: int = 15) -> list[Cas
     """``full-random`` (our format) and ``official-converted`` on one 1024-px tile."""
     import torch
 
-    from ocgnet_geo.model import ModelConfig, OCGNet
-    from ocgnet_geo.model.weights import convert_official, save_official
+    from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet
+    from ocgnet_geo.models.ocgnet.weights import convert_official, save_official
 
     raster, rects = synthetic_raster(folder / "full.tif", 1024, 0.5, seed=3)
     full = random_weights(folder / "full-random.safetensors", ModelConfig.official(), seed=4)
@@ -205,7 +205,7 @@ def full_cases(folder: Path, n_full: int = 20, n_official: int = 15) -> list[Cas
 def demo_case(folder: Path, quick: bool = False) -> Case | None:
     """The bundled demo model on its data: the bundled query with clicks perturbed by up to
     ±24 px, plus crops of the demo raster around random points; None when not bundled."""
-    from ocgnet_geo.models_found import DEMO_DATA, DEMO_MODEL
+    from ocgnet_geo.locate.bundled import DEMO_DATA, DEMO_MODEL
 
     if not DEMO_MODEL.is_file() or not (DEMO_DATA / "demo.json").is_file():
         return None
@@ -283,9 +283,9 @@ def locators(case: Case, precisions: list[str]) -> dict:
         sys.path.insert(0, str(Path(__file__).parent))
         from precision_bench import quantize_int8
 
-        from ocgnet_geo.engine import load_tile_model
         from ocgnet_geo.geo.grid import tile_grid
         from ocgnet_geo.geo.raster import open_raster, read_tile
+        from ocgnet_geo.locate.tile_model import load_tile_model
 
         model = load_tile_model(case.weights, gsd_m=case.gsd_m, precision="fp32")
         info = open_raster(case.raster)
@@ -381,7 +381,7 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    from ocgnet_geo.precision import cpu_report
+    from ocgnet_geo.locate.precision import cpu_report
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}; {cpu_report()['precision auto']}")

@@ -60,7 +60,7 @@ def make_weights() -> Path:
     """The full-size OCGNet with random weights, saved once."""
     import torch
 
-    from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+    from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet, save_model
 
     path = OUT / "bench-precision.safetensors"
     if not path.exists():
@@ -169,9 +169,9 @@ def quantize_int8(model, calibration: list[np.ndarray]):
 
 def build(path_name: str, weights: Path):
     """The tile model and the Locator batch bound of one benchmark path."""
-    from ocgnet_geo.engine import TorchTileModel
     from ocgnet_geo.locate import DEFAULT_BATCH_BYTES
-    from ocgnet_geo.model import load_model
+    from ocgnet_geo.locate.tile_model import TorchTileModel
+    from ocgnet_geo.models.ocgnet import load_model
 
     net = load_model(weights)
     if path_name == "reference":
@@ -242,7 +242,7 @@ def main() -> None:
     import torch
 
     from ocgnet_geo.locate import Locator
-    from ocgnet_geo.precision import cpu_report
+    from ocgnet_geo.locate.precision import cpu_report
 
     torch.set_num_threads(args.threads)
     OUT.mkdir(exist_ok=True)

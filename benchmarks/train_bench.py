@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from ocgnet_geo.model import OCGNet
-from ocgnet_geo.model.head import build_target, detection_loss
+from ocgnet_geo.models.ocgnet import OCGNet
+from ocgnet_geo.models.ocgnet.head import build_target, detection_loss
 from ocgnet_geo.train.config import from_preset
 from ocgnet_geo.train.loop import make_optimizer
 from ocgnet_geo.train.metrics import sample_metrics

@@ -48,7 +48,7 @@ RESUME=()
 # and score what ships on the held-out strips, with the two baselines.
 "$HERE/.venv/bin/python" - "$WORK/run/checkpoint.pt" "$HERE/ocgnet_geo/assets/ocgnet-lite-demo.safetensors" <<'PY'
 import sys, torch
-from ocgnet_geo.model.weights import save_model
+from ocgnet_geo.models.ocgnet.weights import save_model
 from ocgnet_geo.train.evaluate import load_weights
 save_model(load_weights(sys.argv[1]), sys.argv[2], dtype=torch.float16)
 print("bundled", sys.argv[2])

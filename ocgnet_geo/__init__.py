@@ -2,7 +2,7 @@
 
 Importing this package is cheap: it imports neither torch nor rasterio. ``Locator`` and
 ``LocateResult`` are loaded on first use; the geo layer lives in :mod:`ocgnet_geo.geo`, the
-network in :mod:`ocgnet_geo.model` (torch).
+network in :mod:`ocgnet_geo.models.ocgnet` (torch).
 """
 
 from __future__ import annotations

@@ -2,14 +2,14 @@
 
 :class:`BrightSpotModel` "finds" the bright square of a tile: its box is the envelope of the
 pixels brighter than 200, with a high logit; every tile also has a weak decoy box in its
-top-left corner. Everything else about it follows :class:`ocgnet_geo.engine.TileModel`.
+top-left corner. Everything else about it follows :class:`ocgnet_geo.locate.tile_model.TileModel`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ocgnet_geo.engine import TileHits
+from ocgnet_geo.locate.tile_model import TileHits
 
 
 class BrightSpotModel:

@@ -14,7 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ocgnet_geo"
 
 @pytest.mark.parametrize(
     "module",
-    ["ocgnet_geo", "ocgnet_geo.geo", "ocgnet_geo.cli", "ocgnet_geo.locate", "ocgnet_geo.worker"],
+    [
+        "ocgnet_geo",
+        "ocgnet_geo.geo",
+        "ocgnet_geo.cli",
+        "ocgnet_geo.locate",
+        "ocgnet_geo.cli.worker",
+    ],
 )
 def test_import_does_not_load_torch(module: str) -> None:
     code = f"import sys, {module}; print('torch' in sys.modules)"

@@ -25,8 +25,8 @@ from torch.utils.data import Dataset
 from ocgnet_geo.data.augment import augment_satellite, joint_dihedral
 from ocgnet_geo.data.errors import DatasetError
 from ocgnet_geo.data.records import SPLITS, Record, load_split, parse_satellite_name, split_path
-from ocgnet_geo.model.clickmap import detgeo_clickmap, gaussian_clickmap
-from ocgnet_geo.model.config import ModelConfig
+from ocgnet_geo.models.ocgnet.clickmap import detgeo_clickmap, gaussian_clickmap
+from ocgnet_geo.models.ocgnet.config import ModelConfig
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

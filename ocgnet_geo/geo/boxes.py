@@ -16,7 +16,7 @@ from pyproj import CRS
 from ocgnet_geo.geo.crs import lonlat_of, parse_crs, transformer, utm_crs_for
 
 if TYPE_CHECKING:
-    from ocgnet_geo.geo.grid import TileSpec
+    from ocgnet_geo.geo.tile import TileSpec
 
 #: Before reprojection, edges are split into segments no longer than this (ground metres).
 #: Straight lines bend under reprojection by an amount that grows with the square of their

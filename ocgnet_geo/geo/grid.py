@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import mercantile
 import numpy as np
@@ -27,57 +26,12 @@ from ocgnet_geo.errors import (
 from ocgnet_geo.geo.boxes import reproject_geometries
 from ocgnet_geo.geo.crs import ground_scale, lonlat_of, parse_crs, utm_crs_for
 from ocgnet_geo.geo.raster import RasterInfo, open_raster
+from ocgnet_geo.geo.tile import BBox, TileSpec
 
 #: Requests finer than the raster by more than this factor are refused.
 MAX_UPSAMPLING = 8.0
 #: A requested resolution within this relative difference of the raster's own is snapped to it.
 SNAP_TO_NATIVE = 0.01
-
-BBox = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True, repr=False)
-class TileSpec:
-    """One model tile: ``width`` x ``height`` pixels placed by ``transform`` in ``crs``.
-
-    ``gsd_m`` is the ground size of a pixel in metres at the tile centre; ``row``/``col`` are
-    the tile's position in its grid.
-    """
-
-    id: str
-    crs: CRS
-    transform: Affine
-    width: int
-    height: int
-    gsd_m: float
-    row: int = 0
-    col: int = 0
-
-    def __repr__(self) -> str:
-        return (
-            f"TileSpec(id={self.id!r}, crs={self.crs.to_string()!r}, {self.width}x{self.height} px, "
-            f"gsd_m={self.gsd_m:.4g}, bounds={tuple(round(v, 3) for v in self.bounds)})"
-        )
-
-    @property
-    def bounds(self) -> BBox:
-        """(minx, miny, maxx, maxy) in ``crs`` units."""
-        xs, ys = zip(
-            *(self.transform @ (c, r) for c in (0, self.width) for r in (0, self.height)),
-            strict=True,
-        )
-        return (min(xs), min(ys), max(xs), max(ys))
-
-    @property
-    def polygon(self) -> shapely.Polygon:
-        return shapely.box(*self.bounds)
-
-    @property
-    def key(self) -> str:
-        """A stable text key (CRS, transform, size) for caches."""
-        t = self.transform
-        coeffs = ",".join(f"{v:.10g}" for v in (t.a, t.b, t.c, t.d, t.e, t.f))
-        return f"{self.crs.to_string()}|{coeffs}|{self.width}x{self.height}"
 
 
 def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tuple[BBox, CRS]:

@@ -47,7 +47,7 @@ from ocgnet_geo.errors import (
 from ocgnet_geo.geo.crs import ground_length_m, parse_crs
 
 if TYPE_CHECKING:
-    from ocgnet_geo.geo.grid import TileSpec
+    from ocgnet_geo.geo.tile import TileSpec
 
 #: GDAL settings for every read: a bounded block cache (MB), no directory scans, and all
 #: cores for decompressing blocks (reads never overlap with model inference).

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ocgnet_geo.data.records import Record, parse_satellite_name
-from ocgnet_geo.model.config import GRID_STRIDE
+from ocgnet_geo.models.ocgnet.config import GRID_STRIDE
 from ocgnet_geo.train.metrics import MetricAccumulator
 
 BASELINES = ("tile centre + median size", "random anchor")

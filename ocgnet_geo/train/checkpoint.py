@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ocgnet_geo.model import OCGNet
-from ocgnet_geo.model.config import ModelConfig
-from ocgnet_geo.model.errors import WeightsError
-from ocgnet_geo.model.weights import load_state_dict_strict, torch_load_safe
+from ocgnet_geo.models.errors import WeightsError
+from ocgnet_geo.models.ocgnet import OCGNet
+from ocgnet_geo.models.ocgnet.config import ModelConfig
+from ocgnet_geo.models.ocgnet.weights import load_state_dict_strict, torch_load_safe
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

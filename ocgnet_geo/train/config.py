@@ -1,7 +1,7 @@
 """Training configuration: one dataclass, the ``paper`` and ``lite-cpu`` presets, TOML files.
 
 A TOML file names a preset and overrides fields; the ``[model]`` table overrides
-:class:`~ocgnet_geo.model.config.ModelConfig` fields, which is how the σ sweep and the
+:class:`~ocgnet_geo.models.ocgnet.config.ModelConfig` fields, which is how the σ sweep and the
 ablations are switched (``sigma = 0.10``, ``mhca = false``, ``location_enhancement = false``,
 ``clickmap = "detgeo"``, ``learnable_sigma = true``)::
 
@@ -26,7 +26,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from ocgnet_geo.errors import InputError
-from ocgnet_geo.model.config import ModelConfig
+from ocgnet_geo.models.ocgnet.config import ModelConfig
 
 
 class TrainConfigError(InputError):

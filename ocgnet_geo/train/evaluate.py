@@ -9,9 +9,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ocgnet_geo.model import OCGNet
-from ocgnet_geo.model.config import ModelConfig
-from ocgnet_geo.model.errors import WeightsError
+from ocgnet_geo.models.errors import WeightsError
+from ocgnet_geo.models.ocgnet import OCGNet
+from ocgnet_geo.models.ocgnet.config import ModelConfig
 from ocgnet_geo.train.metrics import MetricAccumulator, sample_metrics
 
 
@@ -57,7 +57,7 @@ def evaluate(
 def load_weights(path: str | Path, sigma: float | None = None, view: str = "drone") -> OCGNet:
     """Our ``.safetensors`` (config beside it), an official ``.pth.tar`` (needs ``view``; σ
     0.10 unless given) or a run's ``checkpoint.pt``; ``sigma`` overrides the click-map σ."""
-    from ocgnet_geo.model.weights import load_model, load_official
+    from ocgnet_geo.models.ocgnet.weights import load_model, load_official
 
     p = Path(path)
     if not p.is_file():

@@ -2,7 +2,7 @@
 
 Per epoch (reference spec §6): learning rate ``lr · lr_gamma^(epoch // lr_step)``, one pass
 over the train split (shuffled with a seed derived from ``seed`` and the epoch, so a resumed
-run draws the same order), the reference loss (:func:`~ocgnet_geo.model.head.detection_loss`,
+run draws the same order), the reference loss (:func:`~ocgnet_geo.models.ocgnet.head.detection_loss`,
 beta 1), validation on rank 0, then ``checkpoint.pt`` and, when val acc@0.5 improves,
 ``best.safetensors`` (+ ``best.json``). Metrics go to ``metrics.jsonl`` and ``metrics.csv``
 in the run folder.
@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from ocgnet_geo.data.cvogl import CVOGLDataset
 from ocgnet_geo.data.records import class_group
-from ocgnet_geo.model import OCGNet
-from ocgnet_geo.model.head import build_target, detection_loss
-from ocgnet_geo.model.weights import init_from_torchvision, save_model
+from ocgnet_geo.models.ocgnet import OCGNet
+from ocgnet_geo.models.ocgnet.head import build_target, detection_loss
+from ocgnet_geo.models.ocgnet.weights import init_from_torchvision, save_model
 from ocgnet_geo.train.checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint
 from ocgnet_geo.train.config import TrainConfig, TrainConfigError
 from ocgnet_geo.train.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown

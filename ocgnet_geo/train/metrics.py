@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ocgnet_geo.model.config import GRID_STRIDE
-from ocgnet_geo.model.head import box_iou, decode_best, decode_topk
+from ocgnet_geo.models.ocgnet.config import GRID_STRIDE
+from ocgnet_geo.models.ocgnet.head import box_iou, decode_best, decode_topk
 
 FIELDS = ("iou", "hit25", "hit50", "centre", "top3", "err_m")
 

@@ -110,7 +110,7 @@ def bundled_models(timeout: float = 20.0) -> list[str]:
     if not python:
         return []
     code = (
-        "from ocgnet_geo.models_found import bundled_models\n"
+        "from ocgnet_geo.locate.bundled import bundled_models\n"
         "print('\\n'.join(str(p) for p in bundled_models()))"
     )
     try:

@@ -11,7 +11,7 @@ from ocgnet_geo.data.augment import augment_satellite, rot90
 from ocgnet_geo.data.cvogl import CVOGLDataset
 from ocgnet_geo.data.records import class_group, load_split, parse_satellite_name
 from ocgnet_geo.errors import InputError
-from ocgnet_geo.model import ModelConfig
+from ocgnet_geo.models.ocgnet import ModelConfig
 
 SAT = "539827_4880079_300_32615.jpg"
 

@@ -62,7 +62,7 @@ Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(f"{out}/
 WEIGHTS_WRITER = r"""
 import sys
 import torch
-from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet, save_model
 torch.manual_seed(0)
 config = ModelConfig.from_dict({**ModelConfig.light(tile_size=256).to_dict(), "tile_gsd_m": 0.5})
 save_model(OCGNet(config).eval(), sys.argv[1])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ocgnet_geo.cli import main
-from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet, save_model
 from ocgnet_geo.train.baselines import BASELINES, median_size_m, run_baselines
 
 ANCHORS = ((10, 10), (20, 20), (40, 40))

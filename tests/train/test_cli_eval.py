@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ocgnet_geo.cli import main
-from ocgnet_geo.model import ModelConfig, OCGNet, save_model
+from ocgnet_geo.models.ocgnet import ModelConfig, OCGNet, save_model
 from ocgnet_geo.train.config import load_train_config
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ocgnet_geo.model import load_model
+from ocgnet_geo.models.ocgnet import load_model
 from ocgnet_geo.train.config import from_preset
 from ocgnet_geo.train.loop import train
 

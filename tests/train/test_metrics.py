@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ocgnet_geo.model.config import ModelConfig
+from ocgnet_geo.models.ocgnet.config import ModelConfig
 from ocgnet_geo.train.metrics import MetricAccumulator, sample_metrics
 
 CFG = ModelConfig.light(tile_size=128)  # grid 8, stride 16

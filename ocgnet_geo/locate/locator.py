@@ -1,0 +1,451 @@
+"""The locate pipeline: photo + click + raster -> ranked, georeferenced candidates.
+
+photo -> query size (EXIF applied, click scaled) -> raster -> ``tile_grid`` at the model's
+ground resolution over the search area -> ``read_tile`` -> encode each tile (cached; tiles
+with only nodata are skipped) -> find the clicked object in each tile -> polygons ->
+``nms_geo`` across tiles -> global top-k.
+
+Scores: each tile's head gives a confidence logit per anchor-cell; a box's probability is
+its softmax among all anchor-cells of *all* searched tiles (the distribution the network
+was trained on, extended from one tile to the whole search area), so it is comparable
+across tiles. The same object seen by overlapping tiles is merged into one candidate whose
+score is the sum of its copies' probabilities. Scores sum to at most 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from ocgnet_geo.errors import InputError
+from ocgnet_geo.geo.boxes import boxes_to_polygons, nms_groups, reproject_geometries
+from ocgnet_geo.geo.export import (
+    atomic_path,
+    check_output_path,
+    geojson_feature_collection,
+    to_geodataframe,
+    write_gpkg,
+)
+from ocgnet_geo.geo.grid import TileSpec, tile_grid
+from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
+from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
+from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
+
+#: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
+LARGE_SEARCH_TILES = 64
+#: Candidates kept per tile before the merge across tiles.
+PER_TILE_K = 10
+#: Candidates from overlapping tiles with a larger IoU (in a metric CRS) are one object.
+MERGE_IOU = 0.5
+#: Default bound on the activation memory of one encoding forward, in bytes: tiles are
+#: encoded together while their estimated activations fit (1024-px DarkNet tiles: one in
+#: fp32, two in bf16, so bf16 spends its memory saving on batching and the peak does not
+#: grow; 256-px MobileNetV2 tiles: :data:`MAX_BATCH`). See ``docs/precision.md``.
+DEFAULT_BATCH_BYTES = 256 << 20
+#: Never more tiles than this in one forward (progress and cancel stay responsive).
+MAX_BATCH = 8
+
+Progress = Callable[[float, str], None]
+
+
+class LargeSearchWarning(UserWarning):
+    """The search area needs many tiles; the first click will take a while."""
+
+
+class Cancelled(Exception):
+    """``cancel()`` returned True between two tiles."""
+
+
+class ViewMismatchError(InputError):
+    """The requested view (drone / ground) is not the one the model was trained for."""
+
+
+class TopKError(InputError):
+    """``top_k`` is not a positive integer."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One ranked answer. ``polygon`` is in the raster's CRS; ``box_px`` is xyxy in the
+    pixels of tile ``tile`` (whose placement is ``tile_spec``)."""
+
+    rank: int
+    score: float
+    polygon: shapely.Polygon
+    box_px: tuple[float, float, float, float]
+    tile: str
+    tile_spec: TileSpec = field(repr=False)
+
+
+@dataclass
+class LocateResult:
+    """Ranked candidates plus what produced them (query, raster, model, timings).
+
+    ``precision`` is the mode the satellite branch ran in (``fp32``, ``bf16``, ``fp16``): result
+    metadata, not a per-candidate field (GeoJSON: a top-level ``ocgnet`` member; GeoPackage:
+    layer metadata)."""
+
+    candidates: list[Candidate]
+    crs: CRS
+    query: str
+    click: tuple[float, float]
+    view: str
+    model: str
+    raster: str
+    gsd_m: float
+    tiles_searched: int
+    tiles_encoded: int
+    seconds: float
+    precision: str = "fp32"
+    best_attention: np.ndarray | None = field(default=None, repr=False)
+    best_tile: TileSpec | None = field(default=None, repr=False)
+    raster_info: RasterInfo | None = field(default=None, repr=False)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One property record per candidate with the result fields of DESIGN.md."""
+        return [
+            {
+                "rank": c.rank,
+                "score": c.score,
+                "view": self.view,
+                "model": self.model,
+                "query": self.query,
+                "click_x": self.click[0],
+                "click_y": self.click[1],
+                "raster": self.raster,
+                "gsd_m": self.gsd_m,
+                "tile": c.tile,
+                "px_xmin": c.box_px[0],
+                "px_ymin": c.box_px[1],
+                "px_xmax": c.box_px[2],
+                "px_ymax": c.box_px[3],
+            }
+            for c in self.candidates
+        ]
+
+    @property
+    def polygons(self) -> np.ndarray:
+        return np.array([c.polygon for c in self.candidates], dtype=object)
+
+    def to_geodataframe(self):
+        """A GeoDataFrame in the raster's CRS, one row per candidate."""
+        return to_geodataframe(self.polygons, self.records(), self.crs)
+
+    def metadata(self) -> dict[str, Any]:
+        """What produced the result, beyond the per-candidate fields: model, precision, view,
+        raster, ground resolution, tiles and seconds."""
+        return {
+            "model": self.model,
+            "precision": self.precision,
+            "view": self.view,
+            "raster": self.raster,
+            "gsd_m": self.gsd_m,
+            "tiles_searched": self.tiles_searched,
+            "tiles_encoded": self.tiles_encoded,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_geojson(self, path: str | os.PathLike) -> Path:
+        """RFC 7946 GeoJSON (EPSG:4326 lon/lat), written atomically; :meth:`metadata` goes in
+        a top-level foreign member ``ocgnet`` (RFC 7946 §6.1)."""
+        out = check_output_path(path, (".geojson", ".json"))
+        doc = {**self.geojson(), "ocgnet": self.metadata()}
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(doc, separators=(",", ":")))
+        return out
+
+    def to_gpkg(self, path: str | os.PathLike) -> Path:
+        """GeoPackage in the raster's CRS, written atomically."""
+        return write_gpkg(path, self.polygons, self.records(), self.crs)
+
+    def geojson(self, crs: str = "EPSG:4326") -> dict:
+        """The candidates as a GeoJSON FeatureCollection dict: RFC 7946 in EPSG:4326 (default),
+        or with coordinates in the raster's CRS (``crs="raster"``, for GIS clients that ask)."""
+        if crs != "raster":
+            return geojson_feature_collection(self.polygons, self.records(), self.crs)
+        features = [
+            {"type": "Feature", "properties": record, "geometry": shapely.geometry.mapping(polygon)}
+            for record, polygon in zip(self.records(), self.polygons, strict=True)
+        ]
+        return {"type": "FeatureCollection", "features": features}
+
+    def overlay(self, path: str | os.PathLike) -> Path:
+        """PNG: the photo with the click marked, beside the best tile with the ranked boxes
+        and the attention map."""
+        from ocgnet_geo.locate.overlay import render_overlay
+
+        return render_overlay(self, check_output_path(path, (".png",)))
+
+
+class Locator:
+    """Finds a clicked object of a photo in georeferenced rasters.
+
+    Keeps the model and a :class:`~ocgnet_geo.locate.cache.FeatureCache` of encoded tiles, so
+    further clicks on the same area run only the query branch.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
+        cache_dir: str | os.PathLike | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> None:
+        self.model = model
+        #: Tiles encoded per forward: as many as ``batch_bytes`` of estimated activations
+        #: allow (at least 1, at most :data:`MAX_BATCH`); 1 for models without ``encode_batch``.
+        self.batch_size = _batch_size(model, batch_bytes)
+        self.cache = FeatureCache(
+            cache_bytes,
+            cache_dir,
+            to_arrays=getattr(model, "features_to_arrays", None),
+            from_arrays=getattr(model, "features_from_arrays", None),
+        )
+        self._nodata_tiles: set[str] = set()
+
+    @classmethod
+    def from_weights(
+        cls,
+        path: str | os.PathLike,
+        device: str = "cpu",
+        view: str | None = None,
+        sigma: float | None = None,
+        gsd_m: float | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        precision: str | None = "auto",
+        threads: int | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> Locator:
+        """Load our ``.safetensors`` or an official ``.pth.tar`` (``view``/``sigma`` for
+        official files, which do not record them; ``gsd_m`` overrides the ground resolution
+        the model expects, 0.5 m for official weights). ``precision``: ``auto`` (bf16 on CPUs
+        with native bf16, else fp32), ``fp32`` or ``bf16`` (see :mod:`ocgnet_geo.locate.precision`);
+        ``threads``: PyTorch threads for the process (default: physical cores);
+        ``batch_bytes``: activation memory bound of one encoding forward."""
+        from ocgnet_geo.locate.tile_model import load_tile_model
+
+        model = load_tile_model(
+            path,
+            device=device,
+            view=view,
+            sigma=sigma,
+            gsd_m=gsd_m,
+            precision=precision,
+            threads=threads,
+        )
+        return cls(model, cache_dir=cache_dir, batch_bytes=batch_bytes)
+
+    @classmethod
+    def demo(
+        cls,
+        device: str = "cpu",
+        cache_dir: str | os.PathLike | None = None,
+        precision: str | None = "auto",
+        threads: int | None = None,
+    ) -> Locator:
+        """The bundled OCGNet-lite demo model (drone views, 256-px tiles at 0.5 m/px;
+        trained on synthetic views of two places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
+        from ocgnet_geo.locate.bundled import demo_model
+
+        return cls.from_weights(
+            demo_model(), device=device, cache_dir=cache_dir, precision=precision, threads=threads
+        )
+
+    @property
+    def precision(self) -> str:
+        """The mode the model's satellite branch runs in (``fp32`` for models without one)."""
+        return getattr(self.model, "precision", "fp32")
+
+    def locate(
+        self,
+        query: str | os.PathLike,
+        click: Sequence[float] | str,
+        raster: str | os.PathLike | RasterInfo,
+        view: str | None = None,
+        top_k: int = 5,
+        bbox: Sequence[float] | None = None,
+        bbox_crs: object = "EPSG:4326",
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> LocateResult:
+        """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
+
+        ``bbox`` (minx, miny, maxx, maxy in ``bbox_crs``, x = easting/longitude) limits the
+        search; the whole raster otherwise. ``progress(fraction, message)`` is called and
+        ``cancel()`` checked between tiles (a True raises :class:`Cancelled`).
+        """
+        start = time.perf_counter()
+        model = self.model
+        if view is not None and view != model.view:
+            raise ViewMismatchError(f"view {view!r}: the loaded model is for {model.view} photos")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise TopKError(f"top_k {top_k!r}: must be an integer >= 1")
+        photo = prepare_query(query, click, model.query_hw)
+        info = open_raster(raster)
+        tiles = tile_grid(
+            info,
+            model.gsd_m,
+            tile_px=model.tile_px,
+            overlap_px=model.tile_px // 4,
+            bbox=bbox,
+            bbox_crs=bbox_crs,
+        )
+        self._warn_if_large(tiles, info)
+        report = progress or (lambda fraction, message: None)
+        raster_key = raster_cache_key(info.path)
+
+        hits: list = []
+        pending: list[_Pending] = []  # tiles read, waiting for a batched encode + find
+        encoded = 0
+        key_suffix = f"{model.model_id}|{self.precision}"  # fp32 and bf16 features never mix
+
+        def flush() -> None:
+            nonlocal encoded
+            todo = [p for p in pending if p.features is None]
+            if todo:
+                for p, features in zip(todo, self._encode([p.rgb for p in todo]), strict=True):
+                    p.features, p.rgb = features, None
+                    self.cache.put(p.key, features)
+                encoded += len(todo)
+            for p in pending:
+                hits.append((p.tile, model.find(photo.rgb, photo.click, p.features, PER_TILE_K)))
+                state = "cached" if p.cached else "encoded"
+                report((p.index + 1) / len(tiles), f"tile {p.index + 1}/{len(tiles)} {state}")
+            pending.clear()
+
+        for i, tile in enumerate(tiles):
+            if cancel is not None and cancel():
+                raise Cancelled(f"cancelled after {i} of {len(tiles)} tiles")
+            key = f"{raster_key}|{tile.key}|{key_suffix}"
+            if key in self._nodata_tiles:
+                continue
+            features = self.cache.get(key)
+            if features is None:
+                rgb, valid = read_tile(info, tile)
+                if not valid.any():
+                    self._nodata_tiles.add(key)
+                    flush()  # keep progress in tile order
+                    report((i + 1) / len(tiles), f"tile {i + 1}/{len(tiles)}: only nodata, skipped")
+                    continue
+                pending.append(_Pending(i, tile, key, rgb=rgb))
+            else:
+                pending.append(_Pending(i, tile, key, features=features, cached=True))
+            if (
+                sum(p.features is None for p in pending) >= self.batch_size
+                or len(pending) >= MAX_BATCH
+            ):
+                flush()
+        flush()
+        if not hits:
+            from ocgnet_geo.errors import EmptySearchAreaError
+
+            raise EmptySearchAreaError(
+                f"raster {info.source!r}: only nodata in the search area ({len(tiles)} tiles)"
+            )
+        return self._rank(
+            hits, photo, info, top_k, len(tiles), encoded, time.perf_counter() - start
+        )
+
+    def _encode(self, rgbs: list[np.ndarray]) -> list[Any]:
+        """Features of tiles, in one forward when the model can batch."""
+        if len(rgbs) > 1 and hasattr(self.model, "encode_batch"):
+            return self.model.encode_batch(rgbs)
+        return [self.model.encode(rgb) for rgb in rgbs]
+
+    def _warn_if_large(self, tiles: list[TileSpec], info: RasterInfo) -> None:
+        if len(tiles) <= LARGE_SEARCH_TILES:
+            return
+        from ocgnet_geo.locate.tile_model import seconds_per_tile_estimate
+
+        area_km2 = shapely.union_all([t.polygon for t in tiles]).area / 1e6
+        minutes = len(tiles) * seconds_per_tile_estimate(self.model) / 60
+        warnings.warn(
+            f"raster {info.source!r}: searching {len(tiles)} tiles (~{area_km2:.1f} km²); the first click "
+            f"takes roughly {minutes:.0f} min on a 2-core CPU. Pass a bbox to search a smaller area.",
+            LargeSearchWarning,
+            stacklevel=3,
+        )
+
+    def _rank(
+        self,
+        hits: list,
+        photo: QueryPhoto,
+        info: RasterInfo,
+        top_k: int,
+        searched: int,
+        encoded: int,
+        seconds: float,
+    ) -> LocateResult:
+        model = self.model
+        log_total = float(np.logaddexp.reduce([h.log_partition for _, h in hits]))
+        tiles = [tile for tile, h in hits for _ in range(len(h.boxes))]
+        boxes = np.concatenate([h.boxes for _, h in hits]).reshape(-1, 4)
+        scores = np.exp(np.concatenate([h.logits for _, h in hits]) - log_total)
+        grid_crs = hits[0][0].crs
+        polygons = np.concatenate([boxes_to_polygons(h.boxes, tile) for tile, h in hits])
+        groups = nms_groups(polygons, scores, iou=MERGE_IOU, crs=grid_crs)
+        merged = np.array([scores[g].sum() for g in groups])
+        ranked = np.argsort(-merged, kind="stable")[:top_k]
+        keep = [groups[g][0] for g in ranked]
+        in_raster_crs = reproject_geometries(polygons[keep], grid_crs, info.crs)
+        candidates = [
+            Candidate(
+                rank=rank + 1,
+                score=float(merged[g]),
+                polygon=in_raster_crs[rank],
+                box_px=tuple(float(v) for v in boxes[i]),
+                tile=tiles[i].id,
+                tile_spec=tiles[i],
+            )
+            for rank, (g, i) in enumerate(zip(ranked, keep, strict=True))
+        ]
+        best_tile = candidates[0].tile_spec
+        attention = next(h.attention for tile, h in hits if tile is best_tile)
+        return LocateResult(
+            candidates=candidates,
+            crs=info.crs,
+            query=photo.path,
+            click=photo.original_click,
+            view=model.view,
+            model=model.model_id,
+            raster=info.source,
+            gsd_m=model.gsd_m,
+            tiles_searched=searched,
+            tiles_encoded=encoded,
+            seconds=seconds,
+            precision=self.precision,
+            best_attention=attention,
+            best_tile=best_tile,
+            raster_info=info,
+        )
+
+
+@dataclass
+class _Pending:
+    """A tile of the current search waiting for its (batched) encode and its find."""
+
+    index: int
+    tile: TileSpec
+    key: str
+    rgb: np.ndarray | None = None
+    features: Any = None
+    cached: bool = False
+
+
+def _batch_size(model: Any, batch_bytes: int) -> int:
+    """Tiles per encoding forward: ``batch_bytes`` over the model's estimated activation
+    bytes per tile, between 1 and :data:`MAX_BATCH`; 1 for models that cannot batch."""
+    per_tile = getattr(model, "encode_bytes_per_tile", None)
+    if not hasattr(model, "encode_batch") or not per_tile:
+        return 1
+    return max(1, min(MAX_BATCH, int(batch_bytes) // int(per_tile)))

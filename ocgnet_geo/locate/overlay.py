@@ -1,0 +1,144 @@
+"""The overlay PNG of a result: what the analyst clicked, and where the model looked.
+
+Left: the photo with the click marked. Right: the best candidate's tile, tinted orange where
+the model's cross-view attention is high, with the ranked candidates that fall in it outlined
+(rank 1 thickest). A caption names the
+model, view, precision mode, scores and search size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from ocgnet_geo.geo.boxes import polygons_to_boxes, reproject_geometries
+from ocgnet_geo.geo.export import atomic_path
+from ocgnet_geo.geo.raster import open_raster, read_tile
+from ocgnet_geo.locate.photo import load_photo
+
+PANEL_PX = 512
+RANK_COLOURS = [(255, 40, 40), (255, 160, 0), (255, 230, 0), (80, 200, 255), (190, 120, 255)]
+
+
+def render_overlay(result: Any, path: str | os.PathLike) -> Path:
+    """Write the overlay of ``result`` (a :class:`~ocgnet_geo.locate.locator.LocateResult`,
+    duck-typed so that the overlay does not import the pipeline) to ``path`` (PNG, atomically)."""
+    from PIL import Image, ImageDraw
+
+    photo = _photo_panel(result)
+    tile = _tile_panel(result)
+    caption_h = 40
+    canvas = Image.new(
+        "RGB",
+        (photo.width + tile.width + 30, max(photo.height, tile.height) + caption_h + 20),
+        "white",
+    )
+    canvas.paste(photo, (10, 10))
+    canvas.paste(tile, (photo.width + 20, 10))
+    draw = ImageDraw.Draw(canvas)
+    best = result.candidates[0]
+    lines = [
+        f"model {result.model} ({result.view}, {result.precision})  |  best score {format_score(best.score)} in tile {best.tile}  |  "
+        f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
+        f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
+        f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
+    ]
+    font = _font(13)
+    for i, line in enumerate(lines):
+        draw.text((10, canvas.height - caption_h - 5 + i * 18), line, fill=(0, 0, 0), font=font)
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        canvas.save(tmp, format="PNG")
+    return out
+
+
+def format_score(score: float) -> str:
+    """Two decimals, or two significant digits for small scores (untrained models, huge searches)."""
+    return f"{score:.2f}" if score >= 0.01 else f"{score:.1e}"
+
+
+def _photo_panel(result: Any):
+    from PIL import Image, ImageDraw
+
+    rgb = load_photo(result.query)
+    h, w = rgb.shape[:2]
+    scale = PANEL_PX / max(h, w)
+    panel = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))))
+    draw = ImageDraw.Draw(panel)
+    x, y = result.click[0] * scale, result.click[1] * scale
+    for colour, width in (((0, 0, 0), 5), ((255, 255, 255), 2)):
+        draw.line([(x - 12, y), (x + 12, y)], fill=colour, width=width)
+        draw.line([(x, y - 12), (x, y + 12)], fill=colour, width=width)
+    return panel
+
+
+def _tile_panel(result: Any):
+    from PIL import Image, ImageDraw
+
+    tile = result.best_tile
+    info = result.raster_info or open_raster(result.raster)
+    rgb, _ = read_tile(info, tile)
+    image = rgb.astype(np.float32)
+    if result.best_attention is not None:
+        heat = (
+            _upsample(result.best_attention, tile.height, tile.width)[..., None] ** 2
+        )  # emphasise the peak
+        image = image * (1 - 0.45 * heat) + np.array([255.0, 60.0, 0.0]) * 0.45 * heat
+    scale = PANEL_PX / max(tile.width, tile.height)
+    size = (round(tile.width * scale), round(tile.height * scale))
+    panel = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).resize(
+        size, Image.Resampling.BILINEAR
+    )
+    polygons = reproject_geometries(result.polygons, result.crs, tile.crs)
+    boxes = polygons_to_boxes(polygons, tile) * scale
+    draw = ImageDraw.Draw(panel)
+    font = _font(14)
+    frame = shapely.box(0, 0, *size)
+    for candidate, box in reversed(list(zip(result.candidates, boxes, strict=True))):
+        if not np.all(np.isfinite(box)) or not frame.intersects(shapely.box(*box)):
+            continue  # found in another tile, outside this one
+        colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
+        draw.rectangle(list(box), outline=colour, width=4 if candidate.rank == 1 else 2)
+        label = f"#{candidate.rank} {format_score(candidate.score)}"
+        draw.text(
+            (box[0] + 1, box[1] - 17),
+            label,
+            fill=colour,
+            font=font,
+            stroke_width=2,
+            stroke_fill=(0, 0, 0),
+        )
+    return panel
+
+
+def _font(size: int):
+    """DejaVu Sans when the system has it (Debian: fonts-dejavu-core), else PIL's default."""
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
+
+
+def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour upsampling of a (G, G) map to (height, width), scaled to 0..1."""
+    g = np.asarray(grid, dtype=np.float32)
+    rows = np.minimum(np.arange(height) * g.shape[0] // height, g.shape[0] - 1)
+    cols = np.minimum(np.arange(width) * g.shape[1] // width, g.shape[1] - 1)
+    up = g[rows][:, cols]
+    span = float(up.max() - up.min())
+    return (up - up.min()) / span if span > 0 else np.zeros_like(up)
+
+
+def _heat_colours(heat: np.ndarray) -> np.ndarray:
+    """A blue -> red colour ramp (H, W, 3) for values 0..1."""
+    return np.stack(
+        [255 * heat, 255 * (1 - np.abs(heat - 0.5) * 2) * 0.6, 255 * (1 - heat)], axis=-1
+    )

@@ -1,0 +1,44 @@
+"""The bundled demo data (photo, click, Zürich crop, true outline) and `ocgnet-geo demo`
+while no demo model is bundled."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+import shapely
+from PIL import Image
+
+from ocgnet_geo.cli import main
+from ocgnet_geo.cli.demo import box_iou_with, demo_case
+from ocgnet_geo.locate import bundled as models_found
+
+
+def test_demo_case_is_consistent() -> None:
+    case = demo_case()
+    with rasterio.open(case.raster) as ds:
+        assert ds.crs.to_epsg() == 2056 and ds.res == (0.5, 0.5)
+        assert shapely.box(*ds.bounds).contains(case.truth)
+        rgb = ds.read()
+    assert rgb.shape[0] == 3 and rgb.std() > 10  # real imagery, not a blank tile
+    with Image.open(case.query) as im:
+        w, h = im.size
+    assert 0 <= case.click[0] < w and 0 <= case.click[1] < h
+    assert 300 < case.truth.area < 1500  # an apartment block, m²
+    assert "swisstopo" in case.credit
+
+
+def test_box_iou_uses_envelopes() -> None:
+    a = shapely.box(0, 0, 10, 10)
+    assert box_iou_with(a, a) == 1.0
+    assert box_iou_with(a, shapely.box(5, 0, 15, 10)) == 50 / 150
+    diamond = shapely.Polygon([(5, 0), (10, 5), (5, 10), (0, 5)])
+    assert box_iou_with(diamond, a) == 1.0
+    assert np.isclose(box_iou_with(a, shapely.box(20, 20, 30, 30)), 0.0)
+
+
+def test_demo_without_a_bundled_model_is_one_clear_line(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(models_found, "DEMO_MODEL", tmp_path / "ocgnet-lite-demo.safetensors")
+    assert main(["demo", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not bundled" in err and "docs/demo-model.md" in err
+    assert not (tmp_path / "out").exists()
