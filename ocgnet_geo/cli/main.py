@@ -121,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--top-k", type=int, default=5, help="candidates to return (default 5)")
+    p.add_argument(
+        "--heading",
+        metavar="DEG[±TOL]",
+        help="direction the photo's top faces, degrees clockwise from north, with a tolerance "
+        "(default ±30): narrows the matcher's rotation search (e.g. 45 or 45±60)",
+    )
+    p.add_argument(
+        "--refine",
+        metavar="{geometric,none}",
+        help="verify the best candidates with local features and a robust homography "
+        "(default: geometric for the matcher, none for OCGNet weights)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_demo)
 
@@ -145,13 +157,29 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--raster", required=True, help="georeferenced raster, XYZ tile folder or .mbtiles"
     )
-    p.add_argument("--weights", help="our .safetensors or an official .pth.tar")
+    p.add_argument(
+        "--weights",
+        help="our .safetensors or an official .pth.tar (default: the bundled matcher, "
+        "drone/aerial photos)",
+    )
     p.add_argument("--view", choices=["drone", "ground"], help="photo type (default: the model's)")
     p.add_argument("--bbox", help="search area minx,miny,maxx,maxy (default: whole raster)")
     p.add_argument(
         "--bbox-crs", default="EPSG:4326", help="CRS of --bbox, x first (default EPSG:4326 lon,lat)"
     )
     p.add_argument("--top-k", type=int, default=5, help="candidates to return (default 5)")
+    p.add_argument(
+        "--heading",
+        metavar="DEG[±TOL]",
+        help="direction the photo's top faces, degrees clockwise from north, with a tolerance "
+        "(default ±30): narrows the matcher's rotation search (e.g. 45 or 45±60)",
+    )
+    p.add_argument(
+        "--refine",
+        metavar="{geometric,none}",
+        help="verify the best candidates with local features and a robust homography "
+        "(default: geometric for the matcher, none for OCGNet weights)",
+    )
     p.add_argument(
         "--gsd",
         type=float,
@@ -207,6 +235,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
             bbox=_bbox(args),
             bbox_crs=args.bbox_crs,
             progress=progress,
+            heading=args.heading,
+            refine=args.refine,
         )
     if args.out:
         (result.to_gpkg if args.out.lower().endswith(".gpkg") else result.to_geojson)(args.out)
@@ -269,6 +299,8 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
                 top_k=_top_k(args),
                 bbox=_bbox(args),
                 bbox_crs=args.bbox_crs,
+                heading=row.get("heading") or args.heading,
+                refine=args.refine,
             )
         except InputError as err:
             failed.append(query_id)
@@ -353,9 +385,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         x, y = c.polygon.centroid.coords[0]
         w = c.polygon.bounds[2] - c.polygon.bounds[0]
         h = c.polygon.bounds[3] - c.polygon.bounds[1]
+        check = f"verified, {c.inliers} inliers" if c.refined else "not verified"
         print(
             f"  #{c.rank}  score {format_score(c.score)}  IoU {iou:.2f}  centre E {x:.1f} N {y:.1f}  "
-            f"{w:.0f} x {h:.0f} m"
+            f"{w:.0f} x {h:.0f} m  ({check})"
         )
     for path in run.files.values():
         print(f"wrote {path}")
@@ -426,15 +459,16 @@ def collect_info() -> dict[str, Any]:
 def _locator(args: argparse.Namespace):
     from ocgnet_geo.locate import Locator
 
+    _check_flags(args)
     weights = args.weights
     if not weights:
-        from ocgnet_geo.locate.bundled import DEMO_MODEL
+        from ocgnet_geo.locate.bundled import DEFAULT_MODEL_LABEL, default_model
 
-        if not DEMO_MODEL.is_file():
-            raise CommandError("--weights: required; give our .safetensors or an official .pth.tar")
-        weights = DEMO_MODEL
+        weights = default_model()
         if not args.json:
-            print(f"no --weights: using the bundled demo model {DEMO_MODEL.name}", file=sys.stderr)
+            print(
+                f"no --weights: using the {DEFAULT_MODEL_LABEL} ({weights.name})", file=sys.stderr
+            )
     return Locator.from_weights(
         weights,
         device=args.device,
@@ -446,6 +480,16 @@ def _locator(args: argparse.Namespace):
         threads=args.threads,
         batch_bytes=_batch_bytes(args),
     )
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Malformed --heading / --refine values fail before any model is loaded."""
+    from ocgnet_geo.locate.matcher_model import parse_heading
+    from ocgnet_geo.locate.refine import check_mode
+
+    parse_heading(args.heading)
+    if args.refine is not None:
+        check_mode(args.refine)
 
 
 def _batch_bytes(args: argparse.Namespace) -> int:

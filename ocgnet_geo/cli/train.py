@@ -54,6 +54,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--holdout",
         help="SIDE,FRACTION: the SIDE (east/west/north/south) strip is the test split, the rest train",
     )
+    p.add_argument(
+        "--whole-place",
+        action="store_true",
+        help="no split: the whole place is one test block (leave-one-place-out evaluation)",
+    )
     p.add_argument("--region-size", default="8,25", help="MIN,MAX side of random regions, metres")
     p.add_argument(
         "--regions-per-ha",
@@ -176,6 +181,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         default_class=args.class_name,
         max_objects=args.max_objects,
         holdout=_holdout(args.holdout) if args.holdout else None,
+        whole_place=args.whole_place,
         region_size_m=_pair(args.region_size, "--region-size"),
         regions_per_ha=args.regions_per_ha,
         seed=args.seed,

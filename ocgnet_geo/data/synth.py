@@ -25,7 +25,8 @@ are filled with a haze colour). So no pixel of any object is seen in two splits.
 With ``holdout=(side, fraction)`` the area is instead cut in two rectangles: the strip
 along ``side`` (``"east"``, ``"west"``, ``"north"``, ``"south"``; ``fraction`` of the
 width or height) is the test split, the rest the train split (no val split), for a
-held-out area that is one contiguous part of the place.
+held-out area that is one contiguous part of the place. With ``whole_place`` the whole
+common area is one test block: the place is held out whole (leave-one-place-out evaluation).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SynthOptions:
     regions_per_block: int = 8
     regions_per_ha: float = 0.0  # > 0: regions per hectare of each block instead
     holdout: tuple[str, float] | None = None  # (side, fraction): a test strip, see above
+    whole_place: bool = False  # one test block over the whole common area (leave-one-place-out)
     class_field: str | None = None
     default_class: str = "object"
     photometric: bool = True
@@ -133,7 +135,9 @@ def generate(
     area = _common_area(drone, sat, work)
     rng = np.random.default_rng(opt.seed)
     extent = opt.tile_size * opt.tile_gsd_m
-    if opt.holdout is not None:
+    if opt.whole_place:
+        blocks = [(shapely.box(*_inner_box(area)), "test")]
+    elif opt.holdout is not None:
         blocks = _holdout_blocks(area, *opt.holdout, extent)
     else:
         blocks = _blocks(area, extent * opt.block_factor, opt.split_ratios, rng)

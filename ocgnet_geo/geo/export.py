@@ -39,6 +39,8 @@ RESULT_FIELDS: dict[str, type] = {
     "px_ymin": float,
     "px_xmax": float,
     "px_ymax": float,
+    "refined": bool,
+    "inliers": int,
 }
 
 #: Decimal places of GeoJSON longitudes/latitudes: 1e-7 degrees is at most 1.1 cm.
@@ -177,7 +179,9 @@ def to_geodataframe(
     frame = frame[columns]
     for name, kind in RESULT_FIELDS.items():
         if name in frame.columns:
-            frame[name] = frame[name].astype({int: "int64", float: "float64", str: "object"}[kind])
+            frame[name] = frame[name].astype(
+                {int: "int64", float: "float64", str: "object", bool: "bool"}[kind]
+            )
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=parse_crs(crs))
 
 

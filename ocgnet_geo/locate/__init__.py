@@ -7,17 +7,9 @@ adapter (:mod:`.tile_model`), the feature cache (:mod:`.cache`), photo preparati
 Importing this package does not import torch.
 """
 
-from ocgnet_geo.locate.locator import (
-    DEFAULT_BATCH_BYTES,
-    LARGE_SEARCH_TILES,
-    Cancelled,
-    Candidate,
-    LargeSearchWarning,
-    LocateResult,
-    Locator,
-    TopKError,
-    ViewMismatchError,
-)
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
@@ -30,3 +22,13 @@ __all__ = [
     "TopKError",
     "ViewMismatchError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The pipeline's names, imported on first use (so that ``ocgnet_geo.locate.verify`` or
+    ``.photo`` can be imported without rasterio)."""
+    if name in __all__:
+        from ocgnet_geo.locate import locator
+
+        return getattr(locator, name)
+    raise AttributeError(f"module 'ocgnet_geo.locate' has no attribute {name!r}")

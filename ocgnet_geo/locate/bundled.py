@@ -1,4 +1,9 @@
-"""Models and demo data this installation can find without being told (no downloads, ever)."""
+"""Models and demo data this installation can find without being told (no downloads, ever).
+
+The bundled default model is the click-template matcher (``assets/MODEL_CARD.md``): a
+frozen ImageNet MobileNetV2 trunk (``features[0:7]``, float16, about 130 kB) plus its
+calibrated numbers, for drone and aerial photos.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from pathlib import Path
 from ocgnet_geo.errors import InputError
 
 ASSETS = Path(__file__).parent.parent / "assets"
-DEMO_MODEL = ASSETS / "ocgnet-lite-demo.safetensors"
+DEFAULT_MODEL = ASSETS / "matcher-mobilenetv2-s8.safetensors"
 DEMO_DATA = ASSETS / "demo"
+#: How the plugin and ``info`` describe the bundled model.
+DEFAULT_MODEL_LABEL = "bundled matcher, drone/aerial photos"
 
 
-class MissingDemoModelError(InputError):
-    """The bundled demo model is not in this installation."""
+class MissingDefaultModelError(InputError):
+    """The bundled default model is not in this installation (a broken install)."""
 
 
 def bundled_models() -> list[Path]:
@@ -20,11 +27,11 @@ def bundled_models() -> list[Path]:
     return sorted(ASSETS.glob("*.safetensors")) if ASSETS.is_dir() else []
 
 
-def demo_model() -> Path:
-    """The bundled OCGNet-lite demo model (see ``assets/MODEL_CARD.md``)."""
-    if not DEMO_MODEL.is_file():
-        raise MissingDemoModelError(
-            f"demo model {DEMO_MODEL.name}: not bundled in this version yet "
-            "(training status: docs/demo-model.md); use --weights with your own model"
+def default_model() -> Path:
+    """The bundled default model file (the matcher)."""
+    if not DEFAULT_MODEL.is_file():
+        raise MissingDefaultModelError(
+            f"bundled model {DEFAULT_MODEL.name}: missing from this installation "
+            "(reinstall ocgnet-geo, or rebuild it with `make matcher-model`)"
         )
-    return DEMO_MODEL
+    return DEFAULT_MODEL

@@ -18,8 +18,9 @@ import json
 import os
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,11 @@ from ocgnet_geo.geo.export import (
     to_geodataframe,
     write_gpkg,
 )
-from ocgnet_geo.geo.grid import TileSpec, tile_grid
+from ocgnet_geo.geo.grid import TileSpec, search_area, tile_grid
 from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
+from ocgnet_geo.locate.tile_model import TileHits
 
 #: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
 LARGE_SEARCH_TILES = 64
@@ -54,6 +56,8 @@ MERGE_IOU = 0.5
 DEFAULT_BATCH_BYTES = 256 << 20
 #: Never more tiles than this in one forward (progress and cancel stay responsive).
 MAX_BATCH = 8
+#: Validity masks of this many tiles are remembered between clicks (about 0.25 MB each).
+MASKS_KEPT = 512
 
 Progress = Callable[[float, str], None]
 
@@ -85,6 +89,14 @@ class Candidate:
     box_px: tuple[float, float, float, float]
     tile: str
     tile_spec: TileSpec = field(repr=False)
+    #: True when geometric verification held and moved the box (see :mod:`.refine`).
+    refined: bool = False
+    #: Inliers of the verifying homography (0 when not verified or no model was found).
+    inliers: int = 0
+    #: Tile px per query px and heading (degrees clockwise from north) the model matched,
+    #: for models that search them (the matcher); None otherwise.
+    scale: float | None = field(default=None, repr=False)
+    heading_deg: float | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -107,6 +119,7 @@ class LocateResult:
     tiles_encoded: int
     seconds: float
     precision: str = "fp32"
+    refine: str = "none"
     best_attention: np.ndarray | None = field(default=None, repr=False)
     best_tile: TileSpec | None = field(default=None, repr=False)
     raster_info: RasterInfo | None = field(default=None, repr=False)
@@ -129,6 +142,8 @@ class LocateResult:
                 "px_ymin": c.box_px[1],
                 "px_xmax": c.box_px[2],
                 "px_ymax": c.box_px[3],
+                "refined": c.refined,
+                "inliers": c.inliers,
             }
             for c in self.candidates
         ]
@@ -147,6 +162,8 @@ class LocateResult:
         return {
             "model": self.model,
             "precision": self.precision,
+            "refine": self.refine,
+            "refined": sum(c.refined for c in self.candidates),
             "view": self.view,
             "raster": self.raster,
             "gsd_m": self.gsd_m,
@@ -212,6 +229,7 @@ class Locator:
             from_arrays=getattr(model, "features_from_arrays", None),
         )
         self._nodata_tiles: set[str] = set()
+        self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
     def from_weights(
@@ -252,14 +270,24 @@ class Locator:
         cache_dir: str | os.PathLike | None = None,
         precision: str | None = "auto",
         threads: int | None = None,
+        gsd_m: float | None = None,
     ) -> Locator:
-        """The bundled OCGNet-lite demo model (drone views, 256-px tiles at 0.5 m/px;
-        trained on synthetic views of two places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
-        from ocgnet_geo.locate.bundled import demo_model
+        """The bundled default model: the click-template matcher (drone and aerial photos,
+        512-px tiles at 0.5 m/px unless ``gsd_m`` says otherwise; no training, calibrated on
+        synthetic views of other places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
+        from ocgnet_geo.locate.bundled import default_model
 
         return cls.from_weights(
-            demo_model(), device=device, cache_dir=cache_dir, precision=precision, threads=threads
+            default_model(),
+            device=device,
+            cache_dir=cache_dir,
+            precision=precision,
+            threads=threads,
+            gsd_m=gsd_m,
         )
+
+    #: The same as :meth:`demo`: the model ``locate`` uses when no weights are named.
+    default = demo
 
     @property
     def precision(self) -> str:
@@ -277,20 +305,38 @@ class Locator:
         bbox_crs: object = "EPSG:4326",
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
+        heading: object = None,
+        refine: str | None = None,
     ) -> LocateResult:
         """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
 
         ``bbox`` (minx, miny, maxx, maxy in ``bbox_crs``, x = easting/longitude) limits the
         search; the whole raster otherwise. ``progress(fraction, message)`` is called and
         ``cancel()`` checked between tiles (a True raises :class:`Cancelled`).
+        ``heading`` (``DEG``, ``"DEG±TOL"`` or ``(DEG, TOL)``: degrees clockwise from north
+        that the photo's top faces; default tolerance 30°) narrows the matcher's rotation
+        search; other models ignore it with a warning. ``refine``: ``"geometric"`` verifies
+        the best candidates with local features (:mod:`.refine`), ``"none"`` does not;
+        default: the model's ``default_refine`` (geometric for the matcher, none for OCGNet).
         """
         start = time.perf_counter()
         model = self.model
         if view is not None and view != model.view:
-            raise ViewMismatchError(f"view {view!r}: the loaded model is for {model.view} photos")
+            raise ViewMismatchError(
+                f"view {view!r}: the loaded model ({model.model_id}) is for {model.view} photos; "
+                f"for {view} photos use OCGNet {view}-view weights (--weights ... --view {view})"
+            )
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise TopKError(f"top_k {top_k!r}: must be an integer >= 1")
-        photo = prepare_query(query, click, model.query_hw)
+        from ocgnet_geo.locate.refine import check_mode
+
+        refine = check_mode(refine or getattr(model, "default_refine", "none"))
+        self._set_heading(heading)
+        long_side = getattr(model, "query_long_side", None)
+        if long_side:
+            photo = prepare_query(query, click, long_side=long_side)
+        else:
+            photo = prepare_query(query, click, model.query_hw)
         info = open_raster(raster)
         tiles = tile_grid(
             info,
@@ -301,6 +347,7 @@ class Locator:
             bbox_crs=bbox_crs,
         )
         self._warn_if_large(tiles, info)
+        area = search_area(info, tiles[0].crs, bbox, bbox_crs)
         report = progress or (lambda fraction, message: None)
         raster_key = raster_cache_key(info.path)
 
@@ -318,7 +365,12 @@ class Locator:
                     self.cache.put(p.key, features)
                 encoded += len(todo)
             for p in pending:
-                hits.append((p.tile, model.find(photo.rgb, photo.click, p.features, PER_TILE_K)))
+                # ask for more: boxes over nodata or outside the area are dropped
+                found = model.find(photo.rgb, photo.click, p.features, 20 * PER_TILE_K)
+                valid = self._valid_mask(p.key, info, p.tile, p.valid)
+                kept = where_searched(found, p.tile, valid, area, PER_TILE_K)
+                if len(kept.boxes):
+                    hits.append((p.tile, kept))
                 state = "cached" if p.cached else "encoded"
                 report((p.index + 1) / len(tiles), f"tile {p.index + 1}/{len(tiles)} {state}")
             pending.clear()
@@ -337,7 +389,7 @@ class Locator:
                     flush()  # keep progress in tile order
                     report((i + 1) / len(tiles), f"tile {i + 1}/{len(tiles)}: only nodata, skipped")
                     continue
-                pending.append(_Pending(i, tile, key, rgb=rgb))
+                pending.append(_Pending(i, tile, key, rgb=rgb, valid=valid))
             else:
                 pending.append(_Pending(i, tile, key, features=features, cached=True))
             if (
@@ -349,12 +401,53 @@ class Locator:
         if not hits:
             from ocgnet_geo.errors import EmptySearchAreaError
 
+            if all(f"{raster_key}|{t.key}|{key_suffix}" in self._nodata_tiles for t in tiles):
+                raise EmptySearchAreaError(
+                    f"raster {info.source!r}: only nodata in the search area ({len(tiles)} tiles)"
+                )
             raise EmptySearchAreaError(
-                f"raster {info.source!r}: only nodata in the search area ({len(tiles)} tiles)"
+                f"raster {info.source!r}: no candidate on valid pixels of the search area "
+                f"({len(tiles)} tiles; nodata or outside the raster everywhere the model looked)"
             )
-        return self._rank(
-            hits, photo, info, top_k, len(tiles), encoded, time.perf_counter() - start
-        )
+        if refine == "none":
+            result = self._rank(hits, photo, info, top_k, len(tiles), encoded, 0.0)
+        else:
+            from ocgnet_geo.locate.refine import REFINE_TOP, refine_candidates
+
+            # rank a few more: verification may merge candidates that map onto each other
+            result = self._rank(hits, photo, info, top_k + REFINE_TOP, len(tiles), encoded, 0.0)
+            report(1.0, "verifying the best candidates")
+            refined = refine_candidates(result.candidates, photo.rgb, photo.click, info, cancel)
+            result.candidates = refined[:top_k]
+        result.refine = refine
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _set_heading(self, heading: object) -> None:
+        """Pass a heading hint to models that search headings; warn for others."""
+        if hasattr(self.model, "heading"):
+            from ocgnet_geo.locate.matcher_model import parse_heading
+
+            self.model.heading = parse_heading(heading)
+        elif heading is not None:
+            warnings.warn(
+                f"heading {heading!r}: ignored, the model {self.model.model_id} does not search "
+                "headings",
+                stacklevel=3,
+            )
+
+    def _valid_mask(
+        self, key: str, info: RasterInfo, tile: TileSpec, valid: np.ndarray | None
+    ) -> np.ndarray:
+        """The tile's validity mask (True where the raster has data), remembered per tile
+        (tiles whose features came from the disk cache are read once more to get it)."""
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = valid if valid is not None else read_tile(info, tile)[1]
+            self._masks[key] = mask
+            while len(self._masks) > MASKS_KEPT:
+                self._masks.popitem(last=False)
+        return mask
 
     def _encode(self, rgbs: list[np.ndarray]) -> list[Any]:
         """Features of tiles, in one forward when the model can batch."""
@@ -389,6 +482,8 @@ class Locator:
         model = self.model
         log_total = float(np.logaddexp.reduce([h.log_partition for _, h in hits]))
         tiles = [tile for tile, h in hits for _ in range(len(h.boxes))]
+        scales = _per_box(hits, "scales")
+        headings = _per_box(hits, "headings_deg")
         boxes = np.concatenate([h.boxes for _, h in hits]).reshape(-1, 4)
         scores = np.exp(np.concatenate([h.logits for _, h in hits]) - log_total)
         grid_crs = hits[0][0].crs
@@ -406,6 +501,8 @@ class Locator:
                 box_px=tuple(float(v) for v in boxes[i]),
                 tile=tiles[i].id,
                 tile_spec=tiles[i],
+                scale=scales[i],
+                heading_deg=headings[i],
             )
             for rank, (g, i) in enumerate(zip(ranked, keep, strict=True))
         ]
@@ -440,6 +537,49 @@ class _Pending:
     rgb: np.ndarray | None = None
     features: Any = None
     cached: bool = False
+    valid: np.ndarray | None = None
+
+
+def where_searched(
+    hits: TileHits, tile: TileSpec, valid: np.ndarray, area: shapely.Geometry, k: int
+) -> TileHits:
+    """The ``k`` best of ``hits`` whose box centre lies on a valid pixel of the tile (not
+    nodata, inside the raster: ``valid`` True) inside the search ``area`` (grid CRS).
+
+    Dropped boxes are scored zero rather than removed from the softmax: the partition keeps
+    every anchor-cell the model scored, so renormalising cannot inflate the boxes that
+    remain, and the scores of all candidates still sum to at most 1."""
+    if len(hits.boxes) == 0:
+        return hits
+    cx = (hits.boxes[:, 0] + hits.boxes[:, 2]) / 2
+    cy = (hits.boxes[:, 1] + hits.boxes[:, 3]) / 2
+    col, row = np.floor(cx).astype(int), np.floor(cy).astype(int)
+    inside = (col >= 0) & (row >= 0) & (col < valid.shape[1]) & (row < valid.shape[0])
+    keep = inside.copy()
+    keep[inside] = valid[row[inside], col[inside]]
+    xs, ys = tile.transform @ (cx, cy)
+    keep &= shapely.contains_xy(area, xs, ys)
+    keep &= np.cumsum(keep) <= k
+    if keep.all():
+        return hits
+    pick = lambda a: None if a is None else a[keep]  # noqa: E731
+    return replace(
+        hits,
+        boxes=hits.boxes[keep],
+        logits=hits.logits[keep],
+        scales=pick(hits.scales),
+        headings_deg=pick(hits.headings_deg),
+    )
+
+
+def _per_box(hits: list, name: str) -> list[float | None]:
+    """Per-box values of an optional :class:`TileHits` field, in box order (None where a
+    tile's hits lack it)."""
+    out: list[float | None] = []
+    for _, h in hits:
+        values = getattr(h, name, None)
+        out.extend([None] * len(h.boxes) if values is None else [float(v) for v in values])
+    return out
 
 
 def _batch_size(model: Any, batch_bytes: int) -> int:

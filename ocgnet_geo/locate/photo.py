@@ -85,8 +85,16 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
     return rgb
 
 
-def prepare_query(path: str | os.PathLike, click: object, query_hw: tuple[int, int]) -> QueryPhoto:
-    """Load ``path``, check ``click`` lies inside it, and resize both to ``query_hw`` (H, W)."""
+def prepare_query(
+    path: str | os.PathLike,
+    click: object,
+    query_hw: tuple[int, int] | None = None,
+    long_side: int | None = None,
+) -> QueryPhoto:
+    """Load ``path``, check ``click`` lies inside it, and resize both: to exactly
+    ``query_hw`` (H, W; OCGNet's fixed query size), or, with ``long_side``, keeping the aspect
+    ratio so that the long side is at most ``long_side`` px (never enlarged; the matcher's
+    working size)."""
     from PIL import Image
 
     rgb = load_photo(path)
@@ -94,7 +102,13 @@ def prepare_query(path: str | os.PathLike, click: object, query_hw: tuple[int, i
     x, y = parse_click(click)
     if not (0 <= x < w and 0 <= y < h):
         raise ClickError(f"click ({x:g}, {y:g}): outside photo {str(path)!r} of {w}x{h} px")
-    qh, qw = query_hw
+    if query_hw is not None:
+        qh, qw = query_hw
+    elif long_side is not None:
+        f = min(1.0, long_side / max(h, w))
+        qh, qw = max(1, round(h * f)), max(1, round(w * f))
+    else:
+        raise ValueError("prepare_query: give query_hw or long_side")
     resized = np.asarray(Image.fromarray(rgb).resize((qw, qh), Image.Resampling.BILINEAR))
     return QueryPhoto(
         path=str(path),

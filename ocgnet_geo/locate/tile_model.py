@@ -40,13 +40,18 @@ class TileHits:
     ``boxes`` (k, 4) xyxy in tile pixels; ``logits`` (k,) the head's confidence logits;
     ``log_partition`` the log-sum-exp of the logits of all anchor-cells of the tile (so the
     scores of several tiles can be normalised together); ``attention`` (G, G) float32, the
-    cross-view attention over the tile's output grid.
+    cross-view attention over the tile's output grid (for the matcher: the softmax of its
+    response). Optional, per box: ``scales`` (tile px per query px) and ``headings_deg``
+    (degrees clockwise from north that the photo's top faces) the box was matched at, for
+    models that search them (the matcher); None otherwise.
     """
 
     boxes: np.ndarray
     logits: np.ndarray
     log_partition: float
     attention: np.ndarray
+    scales: np.ndarray | None = None
+    headings_deg: np.ndarray | None = None
 
 
 class TileModel(Protocol):
@@ -226,8 +231,13 @@ def load_tile_model(
     gsd_m: float | None = None,
     precision: str | None = "auto",
     threads: int | None = None,
-) -> TorchTileModel:
-    """Load our ``.safetensors`` (config inside) or an official ``.pth.tar`` / ``.pth``.
+) -> TileModel:
+    """Load our ``.safetensors`` (config inside: an OCGNet or the matcher) or an official
+    ``.pth.tar`` / ``.pth``.
+
+    A matcher file gives a :class:`~ocgnet_geo.locate.matcher_model.MatcherTileModel`
+    (drone/aerial photos only: ``view="ground"`` is an error naming what to use instead;
+    ``precision`` is validated but the matcher runs fp32).
 
     For official files, ``view`` (default drone) and ``sigma`` (default 0.10, the released
     checkpoints' value) cannot be read from the file and may be given; for our files a
@@ -245,6 +255,8 @@ def load_tile_model(
     if not p.is_file():
         raise WeightsFileError(f"weights {str(path)!r}: file not found")
     name = p.name.lower()
+    if name.endswith(".safetensors") and _family(p) == "matcher":
+        return _load_matcher(p, device=device, view=view, gsd_m=gsd_m)
     if name.endswith(".safetensors"):
         model = load_model(p)
         if view is not None and view != model.config.view:
@@ -270,6 +282,27 @@ def load_tile_model(
     )
 
 
+def _family(path: Path) -> str | None:
+    from ocgnet_geo.models.matcher import family_of
+
+    return family_of(path)
+
+
+def _load_matcher(path: Path, device: str, view: str | None, gsd_m: float | None) -> TileModel:
+    from ocgnet_geo.locate.matcher_model import MatcherTileModel
+    from ocgnet_geo.models.matcher import load_matcher
+
+    if view not in (None, "drone"):
+        raise WeightsFileError(
+            f"view {view!r}: the matcher ({path.name}) finds objects in drone and aerial photos "
+            "only; for street-level photos use OCGNet ground-view weights (--weights "
+            "official_ground.pth.tar --view ground)"
+        )
+    return MatcherTileModel(
+        load_matcher(path), model_id=weights_id(path), gsd_m=gsd_m, device=device
+    )
+
+
 def weights_id(path: Path) -> str:
     """A short stable id for a weights file: its name plus a hash of path, size and mtime."""
     st = path.stat()
@@ -283,7 +316,11 @@ def weights_id(path: Path) -> str:
 def seconds_per_tile_estimate(model: TileModel) -> float:
     """A rough first-click cost per tile in seconds on a 2-core CPU (for warnings only):
     1.5 s for DarkNet-53 at 1024 px (benchmarks/model_bench.py, channels_last), 0.3 s for
-    the MobileNetV2 variant; about half of that in bf16 (benchmarks/precision_bench.py)."""
+    the MobileNetV2 variant; about half of that in bf16 (benchmarks/precision_bench.py).
+    Models that know better say so in a ``seconds_per_tile`` attribute (the matcher)."""
+    own = getattr(model, "seconds_per_tile", None)
+    if own is not None:
+        return float(own)
     backbone = getattr(getattr(model, "config", None), "reference_backbone", "darknet53")
     speed = 0.5 if getattr(model, "precision", "fp32") != "fp32" else 1.0
     return (1.5 if backbone == "darknet53" else 0.3) * speed * (model.tile_px / 1024) ** 2

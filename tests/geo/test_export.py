@@ -49,6 +49,8 @@ def records(n: int = 2) -> list[dict]:
             "px_ymin": float(BOXES[i, 1]),
             "px_xmax": float(BOXES[i, 2]),
             "px_ymax": float(BOXES[i, 3]),
+            "refined": i == 0,
+            "inliers": 40 if i == 0 else 3,
         }
         for i in range(n)
     ]
@@ -92,6 +94,7 @@ def test_gpkg_keeps_raster_crs_fields_and_geometry(tmp_path: Path) -> None:
     assert list(info["fields"]) == list(RESULT_FIELDS)
     types = dict(zip(info["fields"], info["dtypes"], strict=True))
     assert types["rank"] == "int64" and types["score"] == "float64" and types["view"] == "object"
+    assert types["refined"] == "bool" and types["inliers"] == "int64"
     frame = pyogrio.read_dataframe(out)
     assert frame["rank"].tolist() == [1, 2]
     for got, want in zip(frame.geometry, polygons, strict=True):

@@ -1,9 +1,12 @@
-"""The bundled demo data (photo, click, Zürich crop, true outline) and `ocgnet-geo demo`
-while no demo model is bundled."""
+"""The bundled demo data (photo, click, Zürich crop, true outline) and `ocgnet-geo demo` with
+the bundled default model (the matcher): a real end-to-end locate with an asserted IoU."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pyogrio
 import rasterio
 import shapely
 from PIL import Image
@@ -36,9 +39,23 @@ def test_box_iou_uses_envelopes() -> None:
     assert np.isclose(box_iou_with(a, shapely.box(20, 20, 30, 30)), 0.0)
 
 
-def test_demo_without_a_bundled_model_is_one_clear_line(monkeypatch, tmp_path, capsys) -> None:
-    monkeypatch.setattr(models_found, "DEMO_MODEL", tmp_path / "ocgnet-lite-demo.safetensors")
+def test_missing_bundled_model_is_one_clear_line(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(models_found, "DEFAULT_MODEL", tmp_path / "gone.safetensors")
     assert main(["demo", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "not bundled" in err and "docs/demo-model.md" in err
+    assert len(err.splitlines()) == 1 and "gone.safetensors" in err and "reinstall" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_demo_finds_the_block_with_the_bundled_matcher(tmp_path, capsys) -> None:
+    """`ocgnet-geo demo` end to end: the top-1 box overlaps the hand-digitised outline."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["iou_with_truth"][0] >= 0.5
+    for name in ("result.geojson", "result.gpkg", "overlay.png", "truth.geojson"):
+        assert (out / name).stat().st_size > 0
+    frame = pyogrio.read_dataframe(out / "result.gpkg")
+    assert frame.crs.to_epsg() == 2056 and frame["rank"].tolist()[0] == 1
+    assert frame["model"][0].startswith("matcher-")
+    assert {"refined", "inliers"} <= set(frame.columns)

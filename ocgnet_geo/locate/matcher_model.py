@@ -1,0 +1,302 @@
+"""The bundled matcher seen as a tile model (:class:`~ocgnet_geo.locate.tile_model.TileModel`).
+
+``encode`` runs the frozen trunk on a tile (cached by the pipeline like OCGNet's features);
+``find`` builds the click templates once per photo + click (+ heading range) and correlates
+them with the tile: the best weighted mean cosine per tile cell over all scales and headings
+is the response; its local maxima are the candidates.
+
+Scores: ``response / temperature`` is a logit per tile cell; a candidate's probability is the
+softmax mass of the cells around its peak (within ``peak_radius_cells``, cells claimed by a
+higher peak excluded) among all cells of all searched tiles, so scores are comparable across
+tiles and sum to at most 1, as OCGNet's anchor-cell softmax does. The temperature is fitted
+on training places (``docs/matcher.md``).
+
+Boxes: a square centred on the (sub-cell) peak whose side is ``box_factor`` x the working
+photo's width x the matched scale (tile px per photo px): the clicked object spans about that
+fraction of the photo. The matched scale and heading travel with each hit for the geometric
+verification stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from ocgnet_geo.errors import InputError
+from ocgnet_geo.locate.tile_model import TileHits
+
+#: Bytes of trunk activations per tile pixel (features[:7], float32, channels_last; peak of
+#: the 96-channel expansion at half resolution, rounded up).
+MATCHER_BYTES_PER_PX = 120
+
+
+class HeadingError(InputError):
+    """A heading hint that is not DEG or DEG±TOL with finite numbers."""
+
+
+def parse_heading(value: object) -> tuple[float, float] | None:
+    """``(centre_deg, tolerance_deg)`` from ``"DEG"``, ``"DEG±TOL"`` / ``"DEG+-TOL"`` or a
+    number / pair; None for None. Degrees clockwise from north that the photo's top faces;
+    the default tolerance is 30 degrees."""
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        centre, tol = float(value), 30.0
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        try:
+            centre, tol = float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            raise HeadingError(f"heading {value!r}: expected DEG or DEG±TOL") from None
+    elif isinstance(value, str):
+        text = value.replace(" ", "").replace("+-", "±").replace("+/-", "±")
+        parts = text.split("±")
+        try:
+            centre = float(parts[0])
+            tol = float(parts[1]) if len(parts) == 2 else 30.0
+        except (ValueError, IndexError):
+            raise HeadingError(
+                f"heading {value!r}: expected DEG or DEG±TOL (e.g. 45 or 45±30), degrees "
+                "clockwise from north"
+            ) from None
+        if len(parts) > 2:
+            raise HeadingError(f"heading {value!r}: expected DEG or DEG±TOL")
+    else:
+        raise HeadingError(f"heading {value!r}: expected DEG or DEG±TOL")
+    if not (math.isfinite(centre) and math.isfinite(tol)) or not 0 <= tol <= 180:
+        raise HeadingError(f"heading {value!r}: needs a finite DEG and a tolerance of 0-180°")
+    return centre % 360.0, tol
+
+
+class MatcherTileModel:
+    """:class:`TileModel` around a :class:`~ocgnet_geo.models.matcher.ClickTemplateMatcher`.
+
+    ``gsd_m`` overrides the search tiles' ground resolution (default from the config, 0.5 m);
+    ``rotation``/``scale`` switch the heading and scale searches off (ablations: heading 0
+    only; the single scale ``scale`` x... the geometric mean of the range).
+    """
+
+    view = "drone"
+    default_refine = "geometric"
+    precision = "fp32"
+    precision_reason = "fp32 (the matcher's trunk is small; correlation stays fp32)"
+
+    def __init__(
+        self,
+        net: Any,
+        model_id: str,
+        gsd_m: float | None = None,
+        device: str = "cpu",
+        rotation_search: bool = True,
+        scale_search: bool = True,
+    ) -> None:
+        import torch
+
+        self._torch = torch
+        self.device = torch.device(device)
+        self.net = net.prepare().to(self.device)
+        self.config = net.config
+        self.model_id = model_id
+        self.gsd_m = float(gsd_m or self.config.tile_gsd_m)
+        self.tile_px = self.config.tile_px
+        self.query_long_side = self.config.working_px
+        self.rotation_search = rotation_search
+        self.scale_search = scale_search
+        self.heading: tuple[float, float] | None = None
+        self._templates: tuple[tuple, Any] | None = None
+
+    @property
+    def seconds_per_tile(self) -> float:
+        """Rough cold cost of one tile on a 2-core CPU, for the large-search warning: the
+        correlation of the full scale x heading search dominates (benchmarks/matcher_bench.py)."""
+        return 0.25 * (self.tile_px / 512) ** 2
+
+    @property
+    def encode_bytes_per_tile(self) -> int:
+        return MATCHER_BYTES_PER_PX * self.tile_px**2
+
+    # --- tiles ----------------------------------------------------------------------------
+
+    def _tensor(self, rgb: np.ndarray):
+        t = self._torch.from_numpy(np.require(rgb, dtype=np.uint8, requirements=["C"]))
+        return t.to(self.device).permute(2, 0, 1).unsqueeze(0)
+
+    def encode(self, rgb: np.ndarray) -> Any:
+        """L2-normalised trunk cells [1, C, h, w] of one uint8 RGB tile (H, W, 3)."""
+        return self.encode_batch([rgb])[0]
+
+    def encode_batch(self, rgbs: list[np.ndarray]) -> list[Any]:
+        torch = self._torch
+        with torch.inference_mode():
+            cells = self.net.encode(torch.cat([self._tensor(rgb) for rgb in rgbs]))
+            return [cells[i : i + 1].contiguous().clone() for i in range(len(rgbs))]
+
+    def features_to_arrays(self, features: Any) -> dict[str, np.ndarray]:
+        return {"cells": features.detach().cpu().numpy()}
+
+    def features_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any:
+        return self._torch.from_numpy(arrays["cells"]).to(self.device)
+
+    # --- search ---------------------------------------------------------------------------
+
+    def scales(self) -> list[float]:
+        """Tile px per working-photo px searched: photo ground resolutions / tile resolution."""
+        gsds = self.config.photo_gsds_m()
+        if not self.scale_search:
+            gsds = [float(np.sqrt(gsds[0] * gsds[-1]))]
+        return [g / self.gsd_m for g in gsds]
+
+    def headings(self) -> list[float]:
+        """Headings searched (degrees clockwise from north): the full circle, the hint's
+        range (``heading``), or north only (rotation search off)."""
+        if not self.rotation_search:
+            return [0.0]
+        step = self.config.rotation_step_deg
+        if self.heading is None:
+            return self.config.headings_deg()
+        centre, tol = self.heading
+        n = int(np.floor(tol / step + 1e-9))
+        return [(centre + i * step) % 360.0 for i in range(-n, n + 1)]
+
+    def templates(self, query_rgb: np.ndarray, click: tuple[float, float]) -> Any:
+        """The click templates of this photo and click, built once per search."""
+        key = (
+            hashlib.blake2b(np.ascontiguousarray(query_rgb), digest_size=16).digest(),
+            tuple(click),
+            tuple(self.scales()),
+            tuple(self.headings()),
+        )
+        if self._templates is None or self._templates[0] != key:
+            with self._torch.inference_mode():
+                photo = self._tensor(query_rgb)
+                made = self.net.templates(photo, click, list(key[2]), list(key[3]))
+            self._templates = (key, made)
+        return self._templates[1]
+
+    def find(
+        self, query_rgb: np.ndarray, click: tuple[float, float], features: Any, k: int
+    ) -> TileHits:
+        """The ``k`` best peaks of the click templates' response over one encoded tile."""
+        torch = self._torch
+        templates = self.templates(query_rgb, click)
+        with torch.inference_mode():
+            scores = self.net.correlate(features, templates)
+            response, index = scores.max(dim=0)
+        return peaks_to_hits(
+            response.cpu().numpy().astype(np.float64),
+            index.cpu().numpy(),
+            scores.cpu().numpy(),
+            templates.scales.numpy(),
+            templates.headings_deg.numpy(),
+            k=k,
+            stride=self.config.stride,
+            radius=self.config.peak_radius_cells,
+            temperature=self.config.temperature,
+            box_side_per_scale=self.config.box_factor * query_rgb.shape[1],
+        )
+
+
+def peaks_to_hits(
+    response: np.ndarray,
+    index: np.ndarray,
+    scores: np.ndarray,
+    scales: np.ndarray,
+    headings: np.ndarray,
+    k: int,
+    stride: int,
+    radius: int,
+    temperature: float,
+    box_side_per_scale: float,
+) -> TileHits:
+    """Local maxima of ``response`` (h, w; weighted mean cosines) as ranked hits.
+
+    Each peak claims the unclaimed cells within ``radius`` (Chebyshev); its logit is the
+    log-sum-exp of their ``response / temperature``. The box is a square of side
+    ``box_side_per_scale x scale`` tile px centred on the peak refined to sub-cell precision by
+    a parabola through its neighbours; the scale is refined between the searched steps by a
+    parabola in log-scale through the neighbouring scales' scores (``scores`` [N, h, w], the
+    per-template correlations) at the matched heading.
+    """
+    h, w = response.shape
+    logits = response / temperature
+    log_partition = float(np.logaddexp.reduce(logits.ravel()))
+    padded = np.pad(response, radius, mode="constant", constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * radius + 1,) * 2)
+    is_peak = response >= windows.max(axis=(2, 3))
+    order = np.argsort(-response[is_peak], kind="stable")
+    rows, cols = np.nonzero(is_peak)
+    rows, cols = rows[order], cols[order]
+    claimed = np.zeros((h, w), bool)
+    boxes, peak_logits, hit_scales, hit_headings = [], [], [], []
+    for i, j in zip(rows, cols, strict=True):
+        if len(boxes) >= k:
+            break
+        r0, r1, c0, c1 = (
+            max(0, i - radius),
+            min(h, i + radius + 1),
+            max(0, j - radius),
+            min(w, j + radius + 1),
+        )
+        own = ~claimed[r0:r1, c0:c1]
+        if not own.any() or claimed[i, j]:
+            continue
+        peak_logits.append(float(np.logaddexp.reduce(logits[r0:r1, c0:c1][own])))
+        claimed[r0:r1, c0:c1] = True
+        dy = _parabola(response, i, j, axis=0)
+        dx = _parabola(response, i, j, axis=1)
+        cx, cy = (j + 0.5 + dx) * stride, (i + 0.5 + dy) * stride
+        scale = _refined_scale(scores[:, i, j], int(index[i, j]), scales, headings)
+        half = box_side_per_scale * scale / 2
+        boxes.append((cx - half, cy - half, cx + half, cy + half))
+        hit_scales.append(scale)
+        hit_headings.append(float(headings[index[i, j]]) if len(headings) else 0.0)
+    attention = np.exp(logits - logits.max()).astype(np.float32)
+    return TileHits(
+        boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        logits=np.asarray(peak_logits, dtype=np.float64),
+        log_partition=log_partition,
+        attention=attention / attention.sum(),
+        scales=np.asarray(hit_scales, dtype=np.float64),
+        headings_deg=np.asarray(hit_headings, dtype=np.float64),
+    )
+
+
+def _refined_scale(
+    at_peak: np.ndarray, best: int, scales: np.ndarray, headings: np.ndarray
+) -> float:
+    """The matched scale refined by a parabola in log-scale through the scores of the next
+    finer and coarser scales at the same heading (``at_peak``: every template's score)."""
+    if not len(scales):
+        return 1.0
+    same = np.nonzero(np.isclose(headings, headings[best]))[0]
+    order = same[np.argsort(scales[same])]
+    pos = int(np.nonzero(order == best)[0][0])
+    if pos == 0 or pos == len(order) - 1:
+        return float(scales[best])
+    a, b, c = at_peak[order[pos - 1]], at_peak[best], at_peak[order[pos + 1]]
+    denom = a - 2 * b + c
+    if denom >= 0:
+        return float(scales[best])
+    offset = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
+    log_step = np.log(scales[order[pos + 1]] / scales[best])
+    return float(scales[best] * np.exp(offset * log_step))
+
+
+def _parabola(values: np.ndarray, i: int, j: int, axis: int) -> float:
+    """Sub-cell offset (-0.5..0.5) of a peak from a parabola through it and its neighbours."""
+    n = values.shape[axis]
+    pos = i if axis == 0 else j
+    if pos == 0 or pos == n - 1:
+        return 0.0
+    a, b, c = (
+        (values[i - 1, j], values[i, j], values[i + 1, j])
+        if axis == 0
+        else (values[i, j - 1], values[i, j], values[i, j + 1])
+    )
+    denom = a - 2 * b + c
+    if denom >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))

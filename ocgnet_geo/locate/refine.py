@@ -1,0 +1,156 @@
+"""Geometric refinement: a stage after ranking that verifies the best candidates with local
+features and a robust homography (:mod:`ocgnet_geo.locate.verify`) and, where the geometry
+is plausible, moves each one to exactly where the click maps.
+
+For each of the :data:`REFINE_TOP` best candidates a window of the raster is read around it,
+north-up in the search grid's CRS, at up to twice the search tiles' resolution (the raster's
+own resolution when that is coarser), wide enough to hold the ground the photo shows. The
+photo (at its working size) is matched against the window:
+
+* plausible geometry: the box is re-centred on the mapped click and, when the model reported
+  the scale it matched, resized by the measured over the matched scale; ``refined`` is True
+  and ``inliers`` counts the homography's inliers;
+* implausible geometry changes nothing (``refined`` False): a failed verification never
+  overrides a good template match.
+
+Re-ranking: a verified candidate's probability ``p`` is multiplied by the likelihood ratio
+``(inliers / min_inliers) ** INLIER_POWER`` (capped at :data:`MAX_LIKELIHOOD_RATIO`) and all
+scores renormalised together with the probability mass of everything not listed, so scores
+still sum to at most 1 and an unverified candidate keeps its relative standing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from ocgnet_geo.errors import InputError
+from ocgnet_geo.geo.boxes import boxes_to_polygons, reproject_geometries
+from ocgnet_geo.geo.raster import RasterInfo, read_tile
+from ocgnet_geo.geo.tile import TileSpec
+
+MODES = ("geometric", "none")
+#: Candidates verified per search (the rest keep their template scores).
+REFINE_TOP = 3
+#: Window side in photo footprints (the ground the working photo shows at the matched scale).
+WINDOW_FOOTPRINTS = 1.5
+#: Window side at least this many candidate box sides (models that report no scale).
+WINDOW_BOXES = 4.0
+#: Largest window side in pixels (the window's resolution coarsens to fit).
+MAX_WINDOW_PX = 768
+#: Windows are read at up to this many times the search tiles' resolution.
+MAX_UPSAMPLE = 2.0
+MIN_INLIERS = 15
+INLIER_POWER = 2.0
+MAX_LIKELIHOOD_RATIO = 100.0
+#: Candidates that end up overlapping more than this are one object.
+MERGE_IOU = 0.5
+
+
+class RefineError(InputError):
+    """A refinement mode that is not one of :data:`MODES`."""
+
+
+def check_mode(mode: object) -> str:
+    """``mode`` if it is one of :data:`MODES`, else a one-line :class:`RefineError`."""
+    if mode not in MODES:
+        raise RefineError(f"refine {mode!r}: expected one of {', '.join(MODES)}")
+    return str(mode)
+
+
+def refine_candidates(
+    candidates: list[Any],
+    photo_rgb: np.ndarray,
+    click: tuple[float, float],
+    info: RasterInfo,
+    cancel: Callable[[], bool] | None = None,
+) -> list[Any]:
+    """Verify the best :data:`REFINE_TOP` of ``candidates`` (ranked
+    :class:`~ocgnet_geo.locate.locator.Candidate` objects, polygons in ``info``'s CRS) against
+    the photo (working size, ``click`` in its pixels); returns them re-ranked."""
+    from ocgnet_geo.locate.verify import verify
+
+    out = list(candidates)
+    for n, cand in enumerate(candidates[:REFINE_TOP]):
+        if cancel is not None and cancel():
+            break
+        window = _window(cand, photo_rgb.shape[1], info)
+        rgb, valid = read_tile(info, window)
+        if valid.mean() < 0.5:
+            continue
+        tile_gsd = cand.tile_spec.gsd_m
+        expected = cand.scale * tile_gsd / window.gsd_m if cand.scale else None
+        result = verify(photo_rgb, click, rgb, expected_scale=expected, min_inliers=MIN_INLIERS)
+        if not result.plausible:
+            out[n] = replace(cand, inliers=result.inliers)
+            continue
+        out[n] = _moved(cand, window, result, info)
+    return _rerank(out)
+
+
+def _window(cand: Any, photo_width: int, info: RasterInfo) -> TileSpec:
+    """A north-up window of the search grid around the candidate (see module docstring)."""
+    tile = cand.tile_spec
+    x0, y0, x1, y1 = cand.box_px
+    side_px = max(x1 - x0, y1 - y0) * WINDOW_BOXES
+    if cand.scale:
+        side_px = max(side_px, WINDOW_FOOTPRINTS * photo_width * cand.scale)
+    native = min(info.pixel_size_m) / tile.gsd_m  # raster pixel in tile px
+    step = max(1.0 / MAX_UPSAMPLE, native, side_px / MAX_WINDOW_PX)  # tile px per window px
+    n = max(32, math.ceil(side_px / step))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    transform = tile.transform * Affine.translation(cx - n * step / 2, cy - n * step / 2)
+    transform = transform * Affine.scale(step)
+    return TileSpec("refine", tile.crs, transform, n, n, tile.gsd_m * step)
+
+
+def _moved(cand: Any, window: TileSpec, result: Any, info: RasterInfo) -> Any:
+    """The candidate re-centred on the mapped click, resized by measured / matched scale."""
+    tile = cand.tile_spec
+    step = window.gsd_m / tile.gsd_m
+    to_tile = ~tile.transform * window.transform
+    cx, cy = to_tile * result.click
+    x0, y0, x1, y1 = cand.box_px
+    resize = result.scale * step / cand.scale if cand.scale else 1.0
+    hw, hh = (x1 - x0) / 2 * resize, (y1 - y0) / 2 * resize
+    box = (cx - hw, cy - hh, cx + hw, cy + hh)
+    polygon = boxes_to_polygons(np.array([box]), tile)
+    polygon = reproject_geometries(polygon, tile.crs, info.crs)[0]
+    scale = cand.scale * resize if cand.scale else None
+    return replace(
+        cand, box_px=box, polygon=polygon, refined=True, inliers=result.inliers, scale=scale
+    )
+
+
+def _rerank(cands: list[Any]) -> list[Any]:
+    """Scores renormalised with the verified candidates' likelihood ratios; candidates that
+    verification moved onto each other (box IoU > :data:`MERGE_IOU`) merged, their scores
+    summed; ranks renumbered."""
+    ratios = [
+        min(MAX_LIKELIHOOD_RATIO, (c.inliers / MIN_INLIERS) ** INLIER_POWER) if c.refined else 1.0
+        for c in cands
+    ]
+    mass = sum(c.score for c in cands)
+    weighted = [c.score * r for c, r in zip(cands, ratios, strict=True)]
+    total = sum(weighted) + max(0.0, 1.0 - mass)
+    scored = [replace(c, score=w / total) for c, w in zip(cands, weighted, strict=True)]
+    kept: list[Any] = []
+    for c in sorted(scored, key=lambda c: -c.score):
+        twin = next(
+            (k for k, other in enumerate(kept) if _iou(c.polygon, other.polygon) > MERGE_IOU), None
+        )
+        if twin is None:
+            kept.append(c)
+        else:
+            kept[twin] = replace(kept[twin], score=kept[twin].score + c.score)
+    return [replace(c, rank=i + 1) for i, c in enumerate(kept)]
+
+
+def _iou(a: Any, b: Any) -> float:
+    union = a.union(b).area
+    return a.intersection(b).area / union if union > 0 else 0.0
