@@ -131,6 +131,8 @@ class Worker:
                 "precision": self.locator.precision,
                 "precision_reason": getattr(m, "precision_reason", self.locator.precision),
                 "batch_size": self.locator.batch_size,
+                "family": "matcher" if hasattr(m, "heading") else "ocgnet",
+                "default_refine": getattr(m, "default_refine", "none"),
             }
         return {
             "name": "ocgnet-geo",
@@ -139,6 +141,7 @@ class Worker:
             "methods": list(METHODS),
             "views": ["drone", "ground"],
             "outputs": ["raster_crs", "epsg4326"],
+            "bundled_model": _bundled_model_name(),
             "model": model,
         }
 
@@ -175,9 +178,13 @@ class Worker:
 
         params = {**self.load_defaults, **{k: v for k, v in params.items() if v is not None}}
         weights = params.get("weights")
+        if weights is None or weights == "":
+            from ocgnet_geo.locate.bundled import default_model
+
+            weights = str(default_model())  # the bundled matcher
         if not isinstance(weights, str):
             raise WorkerError(
-                "invalid_params", "load: params.weights (path of a weights file) is required"
+                "invalid_params", "load: params.weights must be the path of a weights file"
             )
         batch_mb = params.get("batch_mb", DEFAULT_BATCH_BYTES / (1 << 20))
         if isinstance(batch_mb, bool) or not isinstance(batch_mb, (int, float)) or batch_mb <= 0:
@@ -223,6 +230,8 @@ class Worker:
                 bbox_crs=params.get("bbox_crs", "EPSG:4326"),
                 progress=progress,
                 cancel=event.is_set,
+                heading=params.get("heading"),
+                refine=params.get("refine"),
             )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None
@@ -236,7 +245,15 @@ class Worker:
             "seconds": round(result.seconds, 3),
             "model": result.model,
             "precision": result.precision,
+            "refine": result.refine,
         }
+
+
+def _bundled_model_name() -> str | None:
+    """File name of the bundled default model (what ``load`` without weights loads)."""
+    from ocgnet_geo.locate.bundled import DEFAULT_MODEL
+
+    return DEFAULT_MODEL.name if DEFAULT_MODEL.is_file() else None
 
 
 def run_worker(weights: str | None = None, **load_params: Any) -> int:

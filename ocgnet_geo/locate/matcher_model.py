@@ -20,6 +20,7 @@ verification stage.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,7 @@ class MatcherTileModel:
     # --- tiles ----------------------------------------------------------------------------
 
     def _tensor(self, rgb: np.ndarray):
-        t = self._torch.from_numpy(np.require(rgb, dtype=np.uint8, requirements=["C"]))
+        t = self._torch.from_numpy(np.require(rgb, dtype=np.uint8, requirements=["C", "W"]))
         return t.to(self.device).permute(2, 0, 1).unsqueeze(0)
 
     def encode(self, rgb: np.ndarray) -> Any:
@@ -180,13 +181,27 @@ class MatcherTileModel:
         self, query_rgb: np.ndarray, click: tuple[float, float], features: Any, k: int
     ) -> TileHits:
         """The ``k`` best peaks of the click templates' response over one encoded tile."""
+        response, peaks = self.peaks(query_rgb, click, features, k)
+        return peaks_to_hits(
+            response,
+            peaks,
+            temperature=self.config.temperature,
+            box_side_per_scale=self.config.box_factor * query_rgb.shape[1],
+        )
+
+    def peaks(
+        self, query_rgb: np.ndarray, click: tuple[float, float], features: Any, k: int
+    ) -> tuple[np.ndarray, Peaks]:
+        """The response map (h, w) and its ``k`` best peaks (independent of the calibrated
+        box factor and temperature, so evaluation can refit those without searching again)."""
         torch = self._torch
         templates = self.templates(query_rgb, click)
         with torch.inference_mode():
             scores = self.net.correlate(features, templates)
             response, index = scores.max(dim=0)
-        return peaks_to_hits(
-            response.cpu().numpy().astype(np.float64),
+        r = response.cpu().numpy().astype(np.float64)
+        peaks = find_peaks(
+            r,
             index.cpu().numpy(),
             scores.cpu().numpy(),
             templates.scales.numpy(),
@@ -194,12 +209,25 @@ class MatcherTileModel:
             k=k,
             stride=self.config.stride,
             radius=self.config.peak_radius_cells,
-            temperature=self.config.temperature,
-            box_side_per_scale=self.config.box_factor * query_rgb.shape[1],
         )
+        return r, peaks
 
 
-def peaks_to_hits(
+@dataclass(frozen=True)
+class Peaks:
+    """Local maxima of a matcher response, best first (all in tile px unless said).
+
+    ``centres`` (K, 2) sub-cell peak positions; ``scales`` (K,) refined matched scales (tile
+    px per photo px); ``headings_deg`` (K,); ``cells`` the flat indices of the response cells
+    each peak claims (its neighbourhood minus cells of better peaks)."""
+
+    centres: np.ndarray
+    scales: np.ndarray
+    headings_deg: np.ndarray
+    cells: list[np.ndarray]
+
+
+def find_peaks(
     response: np.ndarray,
     index: np.ndarray,
     scores: np.ndarray,
@@ -208,32 +236,27 @@ def peaks_to_hits(
     k: int,
     stride: int,
     radius: int,
-    temperature: float,
-    box_side_per_scale: float,
-) -> TileHits:
-    """Local maxima of ``response`` (h, w; weighted mean cosines) as ranked hits.
+) -> Peaks:
+    """The ``k`` best local maxima of ``response`` (h, w; best weighted mean cosine per cell,
+    ``index`` the template that gave it, ``scores`` [N, h, w] every template's score).
 
-    Each peak claims the unclaimed cells within ``radius`` (Chebyshev); its logit is the
-    log-sum-exp of their ``response / temperature``. The box is a square of side
-    ``box_side_per_scale x scale`` tile px centred on the peak refined to sub-cell precision by
-    a parabola through its neighbours; the scale is refined between the searched steps by a
-    parabola in log-scale through the neighbouring scales' scores (``scores`` [N, h, w], the
-    per-template correlations) at the matched heading.
-    """
+    Each peak claims the unclaimed cells within ``radius`` (Chebyshev). Its position is refined
+    to sub-cell precision by a parabola through its neighbours; its scale between the searched
+    steps by a parabola in log-scale through the neighbouring scales at the same heading."""
     h, w = response.shape
-    logits = response / temperature
-    log_partition = float(np.logaddexp.reduce(logits.ravel()))
     padded = np.pad(response, radius, mode="constant", constant_values=-np.inf)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * radius + 1,) * 2)
     is_peak = response >= windows.max(axis=(2, 3))
-    order = np.argsort(-response[is_peak], kind="stable")
     rows, cols = np.nonzero(is_peak)
-    rows, cols = rows[order], cols[order]
+    order = np.argsort(-response[rows, cols], kind="stable")
     claimed = np.zeros((h, w), bool)
-    boxes, peak_logits, hit_scales, hit_headings = [], [], [], []
-    for i, j in zip(rows, cols, strict=True):
-        if len(boxes) >= k:
+    flat = np.arange(h * w).reshape(h, w)
+    centres, peak_scales, peak_headings, cells = [], [], [], []
+    for i, j in zip(rows[order], cols[order], strict=True):
+        if len(centres) >= k:
             break
+        if claimed[i, j]:
+            continue
         r0, r1, c0, c1 = (
             max(0, i - radius),
             min(h, i + radius + 1),
@@ -241,26 +264,51 @@ def peaks_to_hits(
             min(w, j + radius + 1),
         )
         own = ~claimed[r0:r1, c0:c1]
-        if not own.any() or claimed[i, j]:
-            continue
-        peak_logits.append(float(np.logaddexp.reduce(logits[r0:r1, c0:c1][own])))
+        cells.append(flat[r0:r1, c0:c1][own])
         claimed[r0:r1, c0:c1] = True
-        dy = _parabola(response, i, j, axis=0)
-        dx = _parabola(response, i, j, axis=1)
-        cx, cy = (j + 0.5 + dx) * stride, (i + 0.5 + dy) * stride
-        scale = _refined_scale(scores[:, i, j], int(index[i, j]), scales, headings)
-        half = box_side_per_scale * scale / 2
-        boxes.append((cx - half, cy - half, cx + half, cy + half))
-        hit_scales.append(scale)
-        hit_headings.append(float(headings[index[i, j]]) if len(headings) else 0.0)
-    attention = np.exp(logits - logits.max()).astype(np.float32)
+        dy, dx = _parabola(response, i, j, axis=0), _parabola(response, i, j, axis=1)
+        centres.append(((j + 0.5 + dx) * stride, (i + 0.5 + dy) * stride))
+        peak_scales.append(_refined_scale(scores[:, i, j], int(index[i, j]), scales, headings))
+        peak_headings.append(float(headings[index[i, j]]) if len(headings) else 0.0)
+    return Peaks(
+        centres=np.asarray(centres, dtype=np.float64).reshape(-1, 2),
+        scales=np.asarray(peak_scales, dtype=np.float64),
+        headings_deg=np.asarray(peak_headings, dtype=np.float64),
+        cells=cells,
+    )
+
+
+def peak_logits(response: np.ndarray, peaks: Peaks, temperature: float) -> tuple[np.ndarray, float]:
+    """Each peak's logit (log-sum-exp of ``response / temperature`` over its cells) and the
+    log-sum-exp over all cells (the tile's partition)."""
+    logits = response.ravel() / temperature
+    per_peak = [float(np.logaddexp.reduce(logits[c])) for c in peaks.cells]
+    return np.asarray(per_peak, dtype=np.float64), float(np.logaddexp.reduce(logits))
+
+
+def square_boxes(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """(K, 4) xyxy squares of side ``sides`` (K,) centred on ``centres`` (K, 2)."""
+    half = np.asarray(sides, dtype=np.float64).reshape(-1, 1) / 2
+    return np.concatenate([centres - half, centres + half], axis=1).reshape(-1, 4)
+
+
+def peaks_to_hits(
+    response: np.ndarray,
+    peaks: Peaks,
+    temperature: float,
+    box_side_per_scale: float,
+) -> TileHits:
+    """Peaks as ranked hits: logits from :func:`peak_logits`, square boxes of side
+    ``box_side_per_scale x scale`` tile px, the response's softmax as attention."""
+    logits, log_partition = peak_logits(response, peaks, temperature)
+    attention = np.exp(response / temperature - response.max() / temperature).astype(np.float32)
     return TileHits(
-        boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-        logits=np.asarray(peak_logits, dtype=np.float64),
+        boxes=square_boxes(peaks.centres, box_side_per_scale * peaks.scales),
+        logits=logits,
         log_partition=log_partition,
         attention=attention / attention.sum(),
-        scales=np.asarray(hit_scales, dtype=np.float64),
-        headings_deg=np.asarray(hit_headings, dtype=np.float64),
+        scales=peaks.scales,
+        headings_deg=peaks.headings_deg,
     )
 
 

@@ -90,7 +90,7 @@ def refine_candidates(
             out[n] = replace(cand, inliers=result.inliers)
             continue
         out[n] = _moved(cand, window, result, info)
-    return _rerank(out)
+    return rerank(out)
 
 
 def _window(cand: Any, photo_width: int, info: RasterInfo) -> TileSpec:
@@ -110,24 +110,39 @@ def _window(cand: Any, photo_width: int, info: RasterInfo) -> TileSpec:
 
 
 def _moved(cand: Any, window: TileSpec, result: Any, info: RasterInfo) -> Any:
-    """The candidate re-centred on the mapped click, resized by measured / matched scale."""
+    """The candidate moved as :func:`moved_box` says, its polygon in the raster's CRS."""
     tile = cand.tile_spec
-    step = window.gsd_m / tile.gsd_m
     to_tile = ~tile.transform * window.transform
-    cx, cy = to_tile * result.click
-    x0, y0, x1, y1 = cand.box_px
-    resize = result.scale * step / cand.scale if cand.scale else 1.0
-    hw, hh = (x1 - x0) / 2 * resize, (y1 - y0) / 2 * resize
-    box = (cx - hw, cy - hh, cx + hw, cy + hh)
+    box, scale = moved_box(cand.box_px, cand.scale, result, to_tile)
     polygon = boxes_to_polygons(np.array([box]), tile)
     polygon = reproject_geometries(polygon, tile.crs, info.crs)[0]
-    scale = cand.scale * resize if cand.scale else None
     return replace(
         cand, box_px=box, polygon=polygon, refined=True, inliers=result.inliers, scale=scale
     )
 
 
-def _rerank(cands: list[Any]) -> list[Any]:
+def moved_box(
+    box_px: tuple[float, float, float, float],
+    scale: float | None,
+    result: Any,
+    window_to_tile: Affine,
+) -> tuple[tuple[float, float, float, float], float | None]:
+    """A box (tile px) re-centred on the verified click and, when the model's matched
+    ``scale`` (tile px per photo px) is known, resized by the measured over the matched scale.
+
+    ``result`` is a plausible :class:`~ocgnet_geo.locate.verify.Verification` against a window
+    whose pixels map to tile pixels by the scaled translation ``window_to_tile``. Returns the
+    new box and the measured scale (None when ``scale`` is None)."""
+    step = math.sqrt(abs(window_to_tile.determinant))
+    cx, cy = window_to_tile * result.click
+    x0, y0, x1, y1 = box_px
+    measured = result.scale * step
+    resize = measured / scale if scale else 1.0
+    hw, hh = (x1 - x0) / 2 * resize, (y1 - y0) / 2 * resize
+    return (cx - hw, cy - hh, cx + hw, cy + hh), (measured if scale else None)
+
+
+def rerank(cands: list[Any]) -> list[Any]:
     """Scores renormalised with the verified candidates' likelihood ratios; candidates that
     verification moved onto each other (box IoU > :data:`MERGE_IOU`) merged, their scores
     summed; ranks renumbered."""

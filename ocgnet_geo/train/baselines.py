@@ -19,7 +19,7 @@ from PIL import Image
 
 from ocgnet_geo.data.records import Record, parse_satellite_name
 from ocgnet_geo.models.ocgnet.config import GRID_STRIDE
-from ocgnet_geo.train.metrics import MetricAccumulator
+from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
 
 BASELINES = ("tile centre + median size", "random anchor")
 
@@ -75,34 +75,10 @@ def run_baselines(
     return out
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = w * h
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
-
-
 def _accumulate(gt, ranked: list[np.ndarray], gsd, classes) -> MetricAccumulator:
     """Metrics where ``ranked[0]`` is the best box and ``ranked[:3]`` the top 3."""
-    best = ranked[0]
-    iou = _iou(best, gt)
-    cgt = (gt[:, :2] + gt[:, 2:]) / 2
-    cpred = (best[:, :2] + best[:, 2:]) / 2
-    centre = np.all(np.floor(cgt / GRID_STRIDE) == np.floor(cpred / GRID_STRIDE), axis=1)
-    top3 = np.any([_iou(b, gt) > 0.5 for b in ranked[:3]], axis=0)
     acc = MetricAccumulator()
-    acc.add(
-        {
-            "iou": iou,
-            "hit25": (iou > 0.25).astype(float),
-            "hit50": (iou > 0.5).astype(float),
-            "centre": centre.astype(float),
-            "top3": top3.astype(float),
-            "err_m": np.linalg.norm(cpred - cgt, axis=1) * gsd,
-        },
-        classes,
-    )
+    acc.add(ranked_box_metrics(gt, ranked, gsd), classes)
     return acc
 
 

@@ -109,3 +109,35 @@ def summarize(arr: dict[str, np.ndarray]) -> dict[str, float]:
         "top3": mean(arr["top3"]),
         "median_err_m": float(np.median(err)) if len(err) else math.nan,
     }
+
+
+def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of xyxy boxes ``a`` and ``b`` (both [N, 4])."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-12)
+
+
+def ranked_box_metrics(
+    gt: np.ndarray, ranked: Sequence[np.ndarray], gsd: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-sample metrics (``FIELDS``) of ranked boxes: ``ranked[0]`` [N, 4] the best box of
+    every sample, ``ranked[:3]`` the top 3 (tile pixels, as ``gt``; ``gsd`` [N] metres per
+    tile pixel). For models and baselines that give boxes rather than raw head output."""
+    best = ranked[0]
+    iou = box_iou_np(best, gt)
+    cgt = (gt[:, :2] + gt[:, 2:]) / 2
+    cpred = (best[:, :2] + best[:, 2:]) / 2
+    centre = np.all(np.floor(cgt / GRID_STRIDE) == np.floor(cpred / GRID_STRIDE), axis=1)
+    top3 = np.any([box_iou_np(b, gt) > 0.5 for b in ranked[:3]], axis=0)
+    return {
+        "iou": iou,
+        "hit25": (iou > 0.25).astype(float),
+        "hit50": (iou > 0.5).astype(float),
+        "centre": centre.astype(float),
+        "top3": top3.astype(float),
+        "err_m": np.linalg.norm(cpred - cgt, axis=1) * gsd,
+    }

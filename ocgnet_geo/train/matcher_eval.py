@@ -1,0 +1,457 @@
+"""Evaluating the matcher on CVOGL-layout sets, and fitting its calibrated numbers.
+
+The search is run once per sample (:func:`collect`); what it finds does not depend on the
+two fitted numbers (the box factor and the softmax temperature), so :func:`score` can
+re-score stored runs under any calibration, and leave-one-place-out evaluation
+(:func:`leave_one_place_out`) fits on the other places and tests on the held-out one
+without searching again. Metrics are the project's (:func:`~ocgnet_geo.train.metrics.
+ranked_box_metrics`, as for the baselines), on the dataset's own tiles.
+
+Runs of several settings serve the ablations: ``rotation_search`` / ``scale_search`` off,
+no geometric verification (the same runs, verification ignored) and SIFT alone
+(:func:`sift_alone`: a homography between the photo and the whole tile, the click mapped).
+Verification in these runs uses the dataset tile itself as the window (upsampled 2x by the
+verifier), where the pipeline reads a finer window from the raster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from ocgnet_geo.data.records import load_split, parse_satellite_name, split_path
+from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
+
+#: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
+PEAKS = 5
+VERIFIED = 3
+BOX_FACTORS = np.round(np.arange(0.15, 0.401, 0.01), 3)
+TEMPERATURES = np.round(np.geomspace(0.004, 0.2, 30), 5)
+
+
+@dataclass
+class Runs:
+    """Stored search results of many samples (arrays stacked over samples)."""
+
+    place: list[str] = field(default_factory=list)
+    class_name: list[str] = field(default_factory=list)
+    gt: list[np.ndarray] = field(default_factory=list)  # (4,) tile px
+    gsd: list[float] = field(default_factory=list)  # tile m/px
+    width: list[int] = field(default_factory=list)  # working photo width, px
+    tile_px: list[int] = field(default_factory=list)
+    response: list[np.ndarray] = field(default_factory=list)  # (h*w,)
+    centres: list[np.ndarray] = field(default_factory=list)  # (k, 2)
+    scales: list[np.ndarray] = field(default_factory=list)  # (k,)
+    cells: list[list[np.ndarray]] = field(default_factory=list)
+    verified: list[np.ndarray] = field(default_factory=list)  # (k,) bool
+    v_centres: list[np.ndarray] = field(default_factory=list)  # (k, 2)
+    v_scales: list[np.ndarray] = field(default_factory=list)  # (k,)
+    inliers: list[np.ndarray] = field(default_factory=list)  # (k,)
+    seconds: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.place)
+
+    def subset(self, keep: np.ndarray) -> Runs:
+        out = Runs()
+        for name in self.__dataclass_fields__:
+            values = getattr(self, name)
+            setattr(out, name, [v for v, k in zip(values, keep, strict=True) if k])
+        return out
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            name: [_jsonable(v) for v in getattr(self, name)] for name in self.__dataclass_fields__
+        }
+        path.write_text(json.dumps(doc), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Runs:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        out = cls()
+        for name, values in doc.items():
+            if name == "cells":
+                values = [[np.asarray(c, dtype=np.int64) for c in v] for v in values]
+            elif name not in ("place", "class_name", "gsd", "width", "tile_px", "seconds"):
+                values = [np.asarray(v) for v in values]
+            setattr(out, name, values)
+        return out
+
+    def extend(self, other: Runs) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def dataset_folders(root: Path, dataset: str = "CVOGL_DroneAerial") -> dict[str, list[Path]]:
+    """``root/<place>/.../<dataset>`` folders grouped by place (the first path component)."""
+    places: dict[str, list[Path]] = {}
+    for folder in sorted(root.glob(f"**/{dataset}")):
+        if split_path(folder.parent, dataset, "test").is_file():
+            places.setdefault(folder.relative_to(root).parts[0], []).append(folder)
+    return places
+
+
+def collect(
+    model,
+    folder: Path,
+    place: str,
+    verify: bool = True,
+    every: int = 1,
+    progress: bool = True,
+) -> Runs:
+    """Run ``model`` (a :class:`~ocgnet_geo.locate.matcher_model.MatcherTileModel`) on every
+    ``every``-th test sample of the CVOGL-layout ``folder``; verify its best peaks."""
+    import time
+
+    from ocgnet_geo.locate.refine import MIN_INLIERS
+    from ocgnet_geo.locate.verify import verify as verify_geometry
+
+    records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
+    runs = Runs()
+    for rec in tqdm(records, desc=f"{place}/{folder.parent.name}", disable=not progress):
+        query = np.asarray(Image.open(folder / "query" / rec.query_name).convert("RGB"))
+        tile = np.asarray(Image.open(folder / "satellite" / rec.satellite_name).convert("RGB"))
+        geo = parse_satellite_name(rec.satellite_name)
+        gsd = geo.extent_m / tile.shape[1] if geo is not None else model.gsd_m
+        model.gsd_m = gsd
+        start = time.perf_counter()
+        response, peaks = model.peaks(query, rec.click_xy, model.encode(tile), PEAKS)
+        k = len(peaks.scales)
+        verified, v_centres = np.zeros(k, bool), peaks.centres.copy()
+        v_scales, inliers = peaks.scales.copy(), np.zeros(k, int)
+        if verify:
+            for n in range(min(k, VERIFIED)):
+                v = verify_geometry(
+                    query,
+                    rec.click_xy,
+                    tile,
+                    expected_scale=float(peaks.scales[n]),
+                    min_inliers=MIN_INLIERS,
+                    window_upsample=2.0,
+                )
+                inliers[n] = v.inliers
+                if v.plausible:
+                    verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
+        runs.seconds.append(time.perf_counter() - start)
+        runs.place.append(place)
+        runs.class_name.append(rec.class_name)
+        runs.gt.append(np.asarray(rec.bbox, float))
+        runs.gsd.append(gsd)
+        runs.width.append(query.shape[1])
+        runs.tile_px.append(tile.shape[1])
+        runs.response.append(response.astype(np.float32).ravel())
+        runs.centres.append(peaks.centres)
+        runs.scales.append(peaks.scales)
+        runs.cells.append(peaks.cells)
+        runs.verified.append(verified)
+        runs.v_centres.append(v_centres)
+        runs.v_scales.append(v_scales)
+        runs.inliers.append(inliers)
+    return runs
+
+
+def ranked_boxes(
+    runs: Runs, box_factor: float, temperature: float, use_verification: bool = True
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per sample the ranked boxes (k, 4) and the top-1 score under a calibration, with the
+    pipeline's own re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank`)."""
+    import shapely
+
+    from ocgnet_geo.locate.locator import Candidate
+    from ocgnet_geo.locate.matcher_model import Peaks, peak_logits, square_boxes
+    from ocgnet_geo.locate.refine import rerank
+
+    out, top = [], []
+    for i in range(len(runs)):
+        peaks = Peaks(runs.centres[i], runs.scales[i], np.zeros(len(runs.scales[i])), runs.cells[i])
+        logits, lp = peak_logits(runs.response[i].astype(np.float64), peaks, temperature)
+        probs = np.exp(logits - lp)
+        use = runs.verified[i] & use_verification
+        centres = np.where(use[:, None], runs.v_centres[i], runs.centres[i])
+        scales = np.where(use, runs.v_scales[i], runs.scales[i])
+        boxes = square_boxes(centres, box_factor * runs.width[i] * scales)
+        cands = [
+            Candidate(
+                rank=n + 1,
+                score=float(probs[n]),
+                polygon=shapely.box(*boxes[n]),
+                box_px=tuple(boxes[n]),
+                tile="",
+                tile_spec=None,
+                refined=bool(use[n]),
+                inliers=int(runs.inliers[i][n]),
+            )
+            for n in np.argsort(-probs, kind="stable")
+        ]
+        cands = rerank(cands) if use_verification else cands
+        if not cands:
+            out.append(np.zeros((1, 4)))
+            top.append(0.0)
+            continue
+        out.append(np.array([c.box_px for c in cands]))
+        top.append(cands[0].score)
+    return out, np.asarray(top)
+
+
+def score(runs: Runs, box_factor: float, temperature: float, use_verification: bool = True):
+    """(metrics, top-1 scores) of stored runs under a calibration."""
+    boxes, top = ranked_boxes(runs, box_factor, temperature, use_verification)
+    acc = MetricAccumulator()
+    ranked = [np.stack([b[min(r, len(b) - 1)] for b in boxes]) for r in range(3)]
+    acc.add(ranked_box_metrics(np.stack(runs.gt), ranked, np.asarray(runs.gsd)), runs.class_name)
+    return acc, top
+
+
+def fit(runs: Runs, use_verification: bool = True) -> dict[str, float]:
+    """Box factor maximising acc@0.5, then the temperature minimising the Brier score of the
+    top-1 score against top-1 correctness (IoU > 0.5), on ``runs``."""
+    t0 = float(TEMPERATURES[len(TEMPERATURES) // 2])
+    accs = [score(runs, c, t0, use_verification)[0].summary()["acc50"] for c in BOX_FACTORS]
+    box_factor = float(BOX_FACTORS[int(np.argmax(accs))])
+    best = (np.inf, t0)
+    for t in TEMPERATURES:
+        acc, top = score(runs, box_factor, float(t), use_verification)
+        hit = acc.arrays()["hit50"]
+        brier = float(np.mean((top - hit) ** 2))
+        best = min(best, (brier, float(t)))
+    return {"box_factor": box_factor, "temperature": best[1], "brier": best[0]}
+
+
+def leave_one_place_out(runs: Runs, use_verification: bool = True) -> dict[str, dict]:
+    """Per place: the calibration fitted on every other place, and that place's metrics under
+    it (``summary``), plus the top-1 scores' mean (``mean_top1_score``, for calibration)."""
+    places = sorted(set(runs.place))
+    out = {}
+    for place in places:
+        held = np.array([p == place for p in runs.place])
+        calibration = fit(runs.subset(~held), use_verification)
+        acc, top = score(
+            runs.subset(held),
+            calibration["box_factor"],
+            calibration["temperature"],
+            use_verification,
+        )
+        out[place] = {
+            "calibration": calibration,
+            "summary": acc.summary(),
+            "mean_top1_score": float(np.mean(top)),
+            "arrays": acc.arrays(),
+        }
+    return out
+
+
+def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> Runs:
+    """SIFT + robust homography between the photo and the whole tile (upsampled 2x), the click
+    mapped (box side ``box_factor`` x photo width x measured scale); the tile centre when the
+    geometry is not plausible. Stored as runs with one peak (score 1)."""
+    from ocgnet_geo.locate.refine import MIN_INLIERS
+    from ocgnet_geo.locate.verify import verify as verify_geometry
+
+    records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
+    runs = Runs()
+    for rec in tqdm(records, desc=f"sift {place}/{folder.parent.name}", leave=False):
+        query = np.asarray(Image.open(folder / "query" / rec.query_name).convert("RGB"))
+        tile = np.asarray(Image.open(folder / "satellite" / rec.satellite_name).convert("RGB"))
+        geo = parse_satellite_name(rec.satellite_name)
+        v = verify_geometry(query, rec.click_xy, tile, min_inliers=MIN_INLIERS, window_upsample=2.0)
+        centre = np.array([v.click if v.plausible else (tile.shape[1] / 2, tile.shape[0] / 2)])
+        scale = np.array([v.scale if v.plausible else 1.0])
+        runs.place.append(place)
+        runs.class_name.append(rec.class_name)
+        runs.gt.append(np.asarray(rec.bbox, float))
+        runs.gsd.append(geo.extent_m / tile.shape[1] if geo is not None else np.nan)
+        runs.width.append(query.shape[1])
+        runs.tile_px.append(tile.shape[1])
+        runs.response.append(np.zeros(1, np.float32))
+        runs.centres.append(centre)
+        runs.scales.append(scale)
+        runs.cells.append([np.array([0])])
+        runs.verified.append(np.zeros(1, bool))
+        runs.v_centres.append(centre)
+        runs.v_scales.append(scale)
+        runs.inliers.append(np.array([v.inliers]))
+        runs.seconds.append(0.0)
+    return runs
+
+
+#: The ablations of the leave-one-place-out report: (name, model switches, use verification).
+ABLATIONS = (
+    ("matcher", {}, True),
+    ("no geometric verification", {}, False),
+    ("no rotation search", {"rotation_search": False}, True),
+    ("no scale search", {"scale_search": False}, True),
+)
+
+
+def collect_all(
+    weights: Path,
+    root: Path,
+    runs_dir: Path,
+    settings: dict,
+    every: int = 1,
+    progress: bool = True,
+) -> Runs:
+    """Runs of the matcher in ``weights`` with ``settings`` (model switches) on every place
+    under ``root``, cached per dataset folder as JSON under ``runs_dir``."""
+    from ocgnet_geo.locate.matcher_model import MatcherTileModel
+    from ocgnet_geo.locate.tile_model import weights_id
+    from ocgnet_geo.models.matcher import load_matcher
+
+    model = MatcherTileModel(load_matcher(weights), weights_id(Path(weights)), **settings)
+    tag = "-".join(f"{k}={v}" for k, v in sorted(settings.items())) or "full"
+    runs = Runs()
+    for place, folders in dataset_folders(root).items():
+        for folder in folders:
+            name = "_".join(folder.relative_to(root).parts[:-1])
+            cache = runs_dir / tag / f"{name}_every{every}.json"
+            if cache.is_file():
+                part = Runs.load(cache)
+            else:
+                part = collect(model, folder, place, every=every, progress=progress)
+                part.save(cache)
+            runs.extend(part)
+    return runs
+
+
+def buildings_only(runs: Runs) -> Runs:
+    """The samples whose object is a footprint (class ``building*``), not a random region."""
+    return runs.subset(np.array([c.startswith("building") for c in runs.class_name]))
+
+
+def evaluate_places(
+    weights: Path,
+    root: Path,
+    runs_dir: Path,
+    every: int = 1,
+    ablations: bool = True,
+    progress: bool = True,
+) -> dict:
+    """The leave-one-place-out report: per place and overall, for footprint objects and for
+    all objects, the matcher, its ablations, SIFT alone and both baselines."""
+    from ocgnet_geo.train.baselines import median_size_m, run_baselines
+    from ocgnet_geo.train.metrics import summarize
+
+    report: dict = {"places": {}, "methods": [], "calibration": {}}
+    todo = ABLATIONS if ablations else ABLATIONS[:1]
+    for name, settings, use_verification in todo:
+        runs = collect_all(weights, root, runs_dir, settings, every, progress)
+        for subset, part in (("buildings", buildings_only(runs)), ("all", runs)):
+            lopo = leave_one_place_out(part, use_verification)
+            _add(report, name, subset, lopo, part)
+            if name == "matcher" and subset == "buildings":
+                report["calibration"] = {p: v["calibration"] for p, v in lopo.items()}
+                report["seconds_per_query"] = float(np.median(runs.seconds))
+    if ablations:
+        factor = float(np.median([c["box_factor"] for c in report["calibration"].values()]))
+        sift = Runs()
+        for place, folders in dataset_folders(root).items():
+            for folder in folders:
+                sift.extend(sift_alone(folder, place, factor, every))
+        for subset, part in (("buildings", buildings_only(sift)), ("all", sift)):
+            acc, _ = score(part, factor, 0.02, use_verification=False)
+            per = {
+                p: {
+                    "summary": summarize(
+                        {k: v[np.array(part.place) == p] for k, v in acc.arrays().items()}
+                    ),
+                    "arrays": {k: v[np.array(part.place) == p] for k, v in acc.arrays().items()},
+                }
+                for p in sorted(set(part.place))
+            }
+            _add(report, "SIFT alone", subset, per, part)
+    full = collect_all(weights, root, runs_dir, {}, every, progress)
+    for subset, part in (("buildings", buildings_only(full)), ("all", full)):
+        places = np.array(part.place)
+        per = {}
+        for place in sorted(set(part.place)):
+            held = places == place
+            gt, gsd = np.stack(part.gt), np.asarray(part.gsd)
+            size = median_size_m(gt[~held], gsd[~held])
+            tile = int(np.median(part.tile_px))
+            anchors = _anchors(tile)
+            accs = run_baselines(
+                gt[held], gsd[held], list(np.array(part.class_name)[held]), tile, anchors, size
+            )
+            for bname, acc in accs.items():
+                per.setdefault(bname, {})[place] = {
+                    "summary": acc.summary(),
+                    "arrays": acc.arrays(),
+                }
+        for bname, res in per.items():
+            _add(report, f"baseline: {bname}", subset, res, part)
+    return report
+
+
+def _anchors(tile_px: int) -> list[tuple[float, float]]:
+    """OCGNet's 9 official anchors scaled from a 1024-px tile to ``tile_px``."""
+    from ocgnet_geo.models.ocgnet.config import OFFICIAL_ANCHORS
+
+    return [(w * tile_px / 1024, h * tile_px / 1024) for w, h in OFFICIAL_ANCHORS]
+
+
+def _add(report: dict, method: str, subset: str, per_place: dict, runs: Runs) -> None:
+    from ocgnet_geo.train.metrics import summarize
+
+    if method not in report["methods"]:
+        report["methods"].append(method)
+    for place, res in per_place.items():
+        report["places"].setdefault(subset, {}).setdefault(place, {})[method] = res["summary"]
+    arrays = [res["arrays"] for res in per_place.values()]
+    merged = {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
+    report["places"][subset].setdefault("overall", {})[method] = summarize(merged)
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown tables (one per subset: acc@0.5, acc@0.25, top-3@0.5, median
+    centre error in metres, samples)."""
+    lines = []
+    for subset, places in report["places"].items():
+        title = (
+            "footprint objects (buildings)"
+            if subset == "buildings"
+            else "all objects (buildings and random regions)"
+        )
+        lines += [
+            f"### {title}",
+            "",
+            "| place | method | n | acc@0.5 | acc@0.25 | top-3@0.5 | median error m |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for place in [p for p in places if p != "overall"] + ["overall"]:
+            for method in report["methods"]:
+                s = places[place].get(method)
+                if s is None:
+                    continue
+                lines.append(
+                    f"| {place} | {method} | {s['n']} | {s['acc50']:.2f} | {s['acc25']:.2f} | "
+                    f"{s['top3']:.2f} | {s['median_err_m']:.1f} |"
+                )
+        lines.append("")
+    cal = report.get("calibration", {})
+    if cal:
+        lines += [
+            "### calibration fitted on the other places",
+            "",
+            "| held-out place | box factor | temperature |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {p} | {c['box_factor']:.2f} | {c['temperature']:.4f} |" for p, c in cal.items()
+        ]
+    return "\n".join(lines) + "\n"
