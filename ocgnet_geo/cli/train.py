@@ -142,6 +142,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also score the tile-centre and random-anchor baselines on the same queries",
     )
+    p.add_argument(
+        "--leave-one-place-out",
+        action="store_true",
+        help="matcher weights only: --data holds one folder per place (PLACE/.../DATASET); each "
+        "place is scored with the calibration fitted on the others; with --baselines, also the "
+        "ablations (no rotation/scale search, no verification, SIFT alone)",
+    )
+    p.add_argument(
+        "--runs-dir",
+        help="matcher: keep each set's search results here (re-scoring and refits skip the search)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_evaluate)
 
@@ -300,6 +311,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ocgnet_geo.train.evaluate import evaluate, load_weights
     from ocgnet_geo.train.report import build_report, markdown, write_report
 
+    if _is_matcher(args.weights):
+        return _evaluate_matcher(args)
+    if args.leave_one_place_out:
+        raise TrainArgumentError(
+            "--leave-one-place-out: only for the matcher (its calibration is refitted per place)"
+        )
     sigmas = args.sigma or [None]
     runs = []
     for sigma in sigmas:
@@ -333,4 +350,61 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         sys.stdout.write(markdown(report))
+    return 0
+
+
+def _is_matcher(weights: str) -> bool:
+    from ocgnet_geo.models.matcher import family_of
+
+    return str(weights).endswith(".safetensors") and family_of(weights) == "matcher"
+
+
+def _evaluate_matcher(args: argparse.Namespace) -> int:
+    """``evaluate`` with matcher weights: one set under its own calibration, or every place
+    under --data left out in turn (:mod:`ocgnet_geo.train.matcher_eval`)."""
+    import tempfile
+
+    from ocgnet_geo.train import matcher_eval as me
+    from ocgnet_geo.train.report import build_report, markdown, write_report
+
+    runs_dir = Path(args.runs_dir) if args.runs_dir else Path(tempfile.mkdtemp(prefix="runs-"))
+    if args.leave_one_place_out:
+        report = me.evaluate_places(
+            Path(args.weights),
+            Path(args.data),
+            runs_dir,
+            every=args.every,
+            ablations=args.baselines,
+            progress=not args.json,
+        )
+        text = me.markdown(report)
+        if args.report:
+            out = Path(args.report)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+            (out / "report.md").write_text(text)
+        print(json.dumps(report, default=float) if args.json else text, end="")
+        return 0
+    from ocgnet_geo.locate.matcher_model import MatcherTileModel
+    from ocgnet_geo.locate.tile_model import weights_id
+    from ocgnet_geo.models.matcher import load_matcher
+
+    net = load_matcher(args.weights)
+    model = MatcherTileModel(net, weights_id(Path(args.weights)))
+    folder = Path(args.data) / args.dataset
+    runs = me.collect(model, folder, folder.parent.name, every=args.every, progress=not args.json)
+    acc, _ = me.score(runs, net.config.box_factor, net.config.temperature)
+    settings = {
+        "every": args.every,
+        "weights": str(args.weights),
+        "dataset": args.dataset,
+        "split": "test",
+        "refine": "geometric",
+    }
+    report = (
+        write_report(Path(args.report), acc, settings)
+        if args.report
+        else build_report(acc, settings)
+    )
+    print(json.dumps(report) if args.json else markdown(report), end="")
     return 0

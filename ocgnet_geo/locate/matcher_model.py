@@ -200,6 +200,8 @@ class MatcherTileModel:
             scores = self.net.correlate(features, templates)
             response, index = scores.max(dim=0)
         r = response.cpu().numpy().astype(np.float64)
+        if not _has_texture(query_rgb, click):
+            r = np.zeros_like(r)  # nothing to match: every cell equally likely
         peaks = find_peaks(
             r,
             index.cpu().numpy(),
@@ -310,6 +312,21 @@ def peaks_to_hits(
         scales=peaks.scales,
         headings_deg=peaks.headings_deg,
     )
+
+
+#: Grey-level standard deviation below which the photo around the click has no texture to
+#: match (one colour): the response is then flat and the scores uniform (low).
+MIN_TEXTURE_STD = 2.0
+#: Half side of the photo window (px) whose texture is measured.
+TEXTURE_RADIUS_PX = 48
+
+
+def _has_texture(rgb: np.ndarray, click: tuple[float, float]) -> bool:
+    """Whether the working photo varies around the click (grey std >= MIN_TEXTURE_STD)."""
+    x, y = int(click[0]), int(click[1])
+    r = TEXTURE_RADIUS_PX
+    patch = rgb[max(0, y - r) : y + r, max(0, x - r) : x + r].astype(np.float32)
+    return bool(patch.size) and float(patch.mean(axis=2).std()) >= MIN_TEXTURE_STD
 
 
 def _refined_scale(

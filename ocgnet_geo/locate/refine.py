@@ -104,15 +104,15 @@ def _window(cand: Any, photo_width: int, info: RasterInfo) -> TileSpec:
     step = max(1.0 / MAX_UPSAMPLE, native, side_px / MAX_WINDOW_PX)  # tile px per window px
     n = max(32, math.ceil(side_px / step))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    transform = tile.transform * Affine.translation(cx - n * step / 2, cy - n * step / 2)
-    transform = transform * Affine.scale(step)
+    transform = tile.transform @ Affine.translation(cx - n * step / 2, cy - n * step / 2)
+    transform = transform @ Affine.scale(step)
     return TileSpec("refine", tile.crs, transform, n, n, tile.gsd_m * step)
 
 
 def _moved(cand: Any, window: TileSpec, result: Any, info: RasterInfo) -> Any:
     """The candidate moved as :func:`moved_box` says, its polygon in the raster's CRS."""
     tile = cand.tile_spec
-    to_tile = ~tile.transform * window.transform
+    to_tile = ~tile.transform @ window.transform
     box, scale = moved_box(cand.box_px, cand.scale, result, to_tile)
     polygon = boxes_to_polygons(np.array([box]), tile)
     polygon = reproject_geometries(polygon, tile.crs, info.crs)[0]
@@ -134,7 +134,7 @@ def moved_box(
     whose pixels map to tile pixels by the scaled translation ``window_to_tile``. Returns the
     new box and the measured scale (None when ``scale`` is None)."""
     step = math.sqrt(abs(window_to_tile.determinant))
-    cx, cy = window_to_tile * result.click
+    cx, cy = window_to_tile @ result.click
     x0, y0, x1, y1 = box_px
     measured = result.scale * step
     resize = measured / scale if scale else 1.0

@@ -24,7 +24,7 @@ from ocgnet_geo.models.matcher.config import MatcherConfig
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Context cells around the template on each side of a canvas (the trunk's receptive field).
-CANVAS_PAD_CELLS = 2
+CANVAS_PAD_CELLS = 1
 #: Templates keeping less than this share of their click weight inside the photo are dropped.
 MIN_TEMPLATE_MASS = 0.25
 
