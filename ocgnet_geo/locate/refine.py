@@ -143,29 +143,56 @@ def moved_box(
 
 
 def rerank(cands: list[Any]) -> list[Any]:
-    """Scores renormalised with the verified candidates' likelihood ratios; candidates that
-    verification moved onto each other (box IoU > :data:`MERGE_IOU`) merged, their scores
-    summed; ranks renumbered."""
-    ratios = [
-        min(MAX_LIKELIHOOD_RATIO, (c.inliers / MIN_INLIERS) ** INLIER_POWER) if c.refined else 1.0
-        for c in cands
+    """Candidates re-scored and merged by :func:`rerank_arrays` (their polygons' envelopes
+    stand for the boxes); ranks renumbered."""
+    if not cands:
+        return []
+    boxes = np.array([c.polygon.bounds for c in cands], dtype=np.float64)
+    order, scores = rerank_arrays(
+        np.array([c.score for c in cands]),
+        boxes,
+        np.array([c.refined for c in cands]),
+        np.array([c.inliers for c in cands]),
+    )
+    return [
+        replace(cands[n], score=float(v), rank=i + 1)
+        for i, (n, v) in enumerate(zip(order, scores, strict=True))
     ]
-    mass = sum(c.score for c in cands)
-    weighted = [c.score * r for c, r in zip(cands, ratios, strict=True)]
-    total = sum(weighted) + max(0.0, 1.0 - mass)
-    scored = [replace(c, score=w / total) for c, w in zip(cands, weighted, strict=True)]
-    kept: list[Any] = []
-    for c in sorted(scored, key=lambda c: -c.score):
-        twin = next(
-            (k for k, other in enumerate(kept) if _iou(c.polygon, other.polygon) > MERGE_IOU), None
-        )
+
+
+def rerank_arrays(
+    scores: np.ndarray, boxes: np.ndarray, refined: np.ndarray, inliers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores renormalised with the verified candidates' likelihood ratios (module
+    docstring), then candidates whose boxes (xyxy, any one frame) overlap a better one by
+    IoU > :data:`MERGE_IOU` merged into it, their scores summed. Returns the kept indices,
+    best first, and their new scores."""
+    ratios = np.where(
+        refined,
+        np.minimum(MAX_LIKELIHOOD_RATIO, (inliers / MIN_INLIERS) ** INLIER_POWER),
+        1.0,
+    )
+    weighted = scores * ratios
+    total = weighted.sum() + max(0.0, 1.0 - float(scores.sum()))
+    new = weighted / total if total > 0 else weighted
+    kept: list[int] = []
+    merged: list[float] = []
+    for n in np.argsort(-new, kind="stable"):
+        ious = _box_iou(boxes[n], boxes[kept]) if kept else np.zeros(0)
+        twin = int(np.argmax(ious)) if len(ious) and ious.max() > MERGE_IOU else None
         if twin is None:
-            kept.append(c)
+            kept.append(int(n))
+            merged.append(float(new[n]))
         else:
-            kept[twin] = replace(kept[twin], score=kept[twin].score + c.score)
-    return [replace(c, rank=i + 1) for i, c in enumerate(kept)]
+            merged[twin] += float(new[n])
+    return np.array(kept, dtype=int), np.array(merged)
 
 
-def _iou(a: Any, b: Any) -> float:
-    union = a.union(b).area
-    return a.intersection(b).area / union if union > 0 else 0.0
+def _box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box with each of ``others`` (n, 4)."""
+    w = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    h = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    inter = w * h
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-12)

@@ -30,8 +30,8 @@ from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
 #: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
 PEAKS = 5
 VERIFIED = 3
-BOX_FACTORS = np.round(np.arange(0.15, 0.401, 0.01), 3)
-TEMPERATURES = np.round(np.geomspace(0.004, 0.2, 30), 5)
+BOX_FACTORS = np.round(np.arange(0.14, 0.401, 0.02), 3)
+TEMPERATURES = np.round(np.geomspace(0.004, 0.2, 16), 5)
 
 
 @dataclass
@@ -170,42 +170,31 @@ def ranked_boxes(
     runs: Runs, box_factor: float, temperature: float, use_verification: bool = True
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per sample the ranked boxes (k, 4) and the top-1 score under a calibration, with the
-    pipeline's own re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank`)."""
-    import shapely
-
-    from ocgnet_geo.locate.locator import Candidate
+    pipeline's own re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank_arrays`)."""
     from ocgnet_geo.locate.matcher_model import Peaks, peak_logits, square_boxes
-    from ocgnet_geo.locate.refine import rerank
+    from ocgnet_geo.locate.refine import rerank_arrays
 
     out, top = [], []
     for i in range(len(runs)):
-        peaks = Peaks(runs.centres[i], runs.scales[i], np.zeros(len(runs.scales[i])), runs.cells[i])
+        k = len(runs.scales[i])
+        if k == 0:
+            out.append(np.zeros((1, 4)))
+            top.append(0.0)
+            continue
+        peaks = Peaks(runs.centres[i], runs.scales[i], np.zeros(k), runs.cells[i])
         logits, lp = peak_logits(runs.response[i].astype(np.float64), peaks, temperature)
         probs = np.exp(logits - lp)
         use = runs.verified[i] & use_verification
         centres = np.where(use[:, None], runs.v_centres[i], runs.centres[i])
         scales = np.where(use, runs.v_scales[i], runs.scales[i])
         boxes = square_boxes(centres, box_factor * runs.width[i] * scales)
-        cands = [
-            Candidate(
-                rank=n + 1,
-                score=float(probs[n]),
-                polygon=shapely.box(*boxes[n]),
-                box_px=tuple(boxes[n]),
-                tile="",
-                tile_spec=None,
-                refined=bool(use[n]),
-                inliers=int(runs.inliers[i][n]),
-            )
-            for n in np.argsort(-probs, kind="stable")
-        ]
-        cands = rerank(cands) if use_verification else cands
-        if not cands:
-            out.append(np.zeros((1, 4)))
-            top.append(0.0)
-            continue
-        out.append(np.array([c.box_px for c in cands]))
-        top.append(cands[0].score)
+        if use_verification:
+            order, scores = rerank_arrays(probs, boxes, use, runs.inliers[i])
+        else:
+            order = np.argsort(-probs, kind="stable")
+            scores = probs[order]
+        out.append(boxes[order])
+        top.append(float(scores[0]))
     return out, np.asarray(top)
 
 
