@@ -378,13 +378,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ocgnet_geo.locate.precision import resolve_precision, resolve_threads
 
     resolve_precision(args.precision, args.device)  # bad values: exit 2 before serving
-    resolve_threads(args.threads)
+    threads = resolve_threads(args.threads) if args.threads is not None else None
     return run_worker(
         args.weights,
         view=args.view,
         device=args.device,
         precision=args.precision,
-        threads=args.threads,
+        threads=threads,
         batch_mb=args.batch_mb,
     )
 

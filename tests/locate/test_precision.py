@@ -264,7 +264,6 @@ def test_worker_load_takes_precision_and_reports_it(
     light_weights: Path, photo: Path, utm_spot_raster: Path
 ) -> None:
     import io
-    import threading
 
     from ocgnet_geo.cli.worker import Worker
 
@@ -284,7 +283,6 @@ def test_worker_load_takes_precision_and_reports_it(
     out = io.StringIO()
     worker = Worker(io.StringIO(), out)
     for request in requests:  # as the job thread runs them, one after the other
-        worker._cancel_events[request["id"]] = threading.Event()
         worker._run_job(request["id"], request["method"], request["params"])
     answers = {
         m["id"]: m for m in map(json.loads, out.getvalue().splitlines()) if "progress" not in m
