@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_OK
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # restored on exit
+        return _run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line for people: ``ocgnet-geo: warning: <message>``."""
+    print(f"ocgnet-geo: warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; map bad input to exit 2 (one line) and bugs to exit 1."""
     try:
         return args.run(args)
     except InputError as err:
@@ -375,9 +388,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from ocgnet_geo.cli.worker import run_worker
+    from ocgnet_geo.locate.limits import check_device
     from ocgnet_geo.locate.precision import resolve_precision, resolve_threads
 
-    resolve_precision(args.precision, args.device)  # bad values: exit 2 before serving
+    check_device(args.device)  # bad values: exit 2 before serving
+    resolve_precision(args.precision, args.device)
     threads = resolve_threads(args.threads) if args.threads is not None else None
     return run_worker(
         args.weights,

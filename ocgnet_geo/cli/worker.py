@@ -311,6 +311,7 @@ def run_worker(weights: str | None = None, **load_params: Any) -> int:
     later ``load`` requests that leave them out. SIGTERM cancels the running search, lets
     it clean up and exits with status 0."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="worker: %(message)s")
+    logging.captureWarnings(True)  # e.g. threads capped: to the stderr log
     defaults = {k: v for k, v in load_params.items() if v is not None and k != "view"}
     worker = Worker(sys.stdin, sys.stdout, load_defaults=defaults)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)

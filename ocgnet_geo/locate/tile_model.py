@@ -235,10 +235,12 @@ def load_tile_model(
     resolved for ``device`` by :func:`ocgnet_geo.locate.precision.resolve_precision`; ``threads``
     (default: physical cores) sets PyTorch's thread count for the whole process.
     """
+    from ocgnet_geo.locate.limits import check_device
     from ocgnet_geo.locate.precision import apply_threads, resolve_precision
     from ocgnet_geo.models.ocgnet import load_model, load_official
 
-    resolved = resolve_precision(precision, device)  # bad values fail before any loading
+    device = check_device(device)  # bad values fail before any loading
+    resolved = resolve_precision(precision, device)
     apply_threads(threads)
 
     p = Path(path)

@@ -69,9 +69,14 @@ def test_bad_thread_counts(bad: object) -> None:
         resolve_threads(bad)
 
 
-def test_thread_counts() -> None:
+def test_thread_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocgnet_geo.locate import limits
+
+    monkeypatch.setattr(limits, "available_cpus", lambda: 4)
     assert resolve_threads("3") == 3 and resolve_threads(1) == 1
     assert resolve_threads(None) == physical_cores()
+    with pytest.warns(limits.ResourceCapWarning, match="threads 99999: capped at 4"):
+        assert resolve_threads(99999) == 4
 
 
 # --- the pipeline in reduced precision --------------------------------------------------------
