@@ -201,6 +201,7 @@ def _add_speed_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
+    from ocgnet_geo.cli.outputs import staged_outputs
     from ocgnet_geo.geo.crs import crs_label
     from ocgnet_geo.geo.export import check_output_path
     from ocgnet_geo.locate.overlay import format_score
@@ -221,10 +222,12 @@ def cmd_locate(args: argparse.Namespace) -> int:
             bbox_crs=args.bbox_crs,
             progress=progress,
         )
-    if args.out:
-        (result.to_gpkg if args.out.lower().endswith(".gpkg") else result.to_geojson)(args.out)
-    if args.overlay:
-        result.overlay(args.overlay)
+    with staged_outputs() as staged:  # both outputs or neither
+        if args.out:
+            write = result.to_gpkg if args.out.lower().endswith(".gpkg") else result.to_geojson
+            write(staged.path(args.out))
+        if args.overlay:
+            result.overlay(staged.path(args.overlay))
     if args.json:
         print(
             json.dumps(
