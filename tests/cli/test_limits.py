@@ -66,3 +66,42 @@ def test_unusable_devices_are_one_line_errors(
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and words in err and repr(device) in err, err
     assert main(["worker", "--device", device]) == 2
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` px but holds one tiny compressed block
+    (what a decompression bomb looks like to a header reader)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (12000, 10000)])
+def test_decompression_bomb_photo_is_a_one_line_refusal(
+    size: tuple[int, int], utm_spot_raster: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    bomb = _png_header_only(tmp_path / "bomb.png", *size)
+    code = main(_locate_args(bomb, utm_spot_raster, light_weights))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "limit of 100 megapixels" in err, err
+
+
+def test_a_folder_given_as_photo_says_so(
+    utm_spot_raster: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    code = main(_locate_args(tmp_path, utm_spot_raster, light_weights))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "is a folder" in err, err
