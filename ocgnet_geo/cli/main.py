@@ -166,6 +166,12 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top-k", type=int, default=5, help="candidates to return (default 5)")
     p.add_argument(
+        "--max-tiles",
+        type=int,
+        metavar="N",
+        help="refuse searches of more tiles (default without --bbox: 4096; none with --bbox)",
+    )
+    p.add_argument(
         "--gsd",
         type=float,
         help="ground resolution the model expects, m/px (default: from the weights)",
@@ -221,6 +227,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
             bbox=_bbox(args),
             bbox_crs=args.bbox_crs,
             progress=progress,
+            max_tiles=args.max_tiles,
         )
     with staged_outputs() as staged:  # both outputs or neither
         if args.out:
@@ -285,6 +292,7 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
                 top_k=_top_k(args),
                 bbox=_bbox(args),
                 bbox_crs=args.bbox_crs,
+                max_tiles=args.max_tiles,
             )
         except InputError as err:
             failed.append(query_id)

@@ -275,6 +275,7 @@ class Worker:
                 bbox_crs=params.get("bbox_crs", "EPSG:4326"),
                 progress=progress,
                 cancel=event.is_set,
+                max_tiles=params.get("max_tiles"),
             )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None

@@ -22,6 +22,7 @@ from ocgnet_geo.errors import (
     BBoxOutsideRasterError,
     InvalidBBoxError,
     ResolutionOutOfRangeError,
+    TooManyTilesError,
 )
 from ocgnet_geo.geo.boxes import reproject_geometries
 from ocgnet_geo.geo.crs import ground_scale, lonlat_of, parse_crs, utm_crs_for
@@ -137,6 +138,7 @@ def tile_grid(
     overlap_px: int = 256,
     bbox: Sequence[float] | None = None,
     bbox_crs: object = "EPSG:4326",
+    max_tiles: int | None = None,
 ) -> list[TileSpec]:
     """North-up tiles of ``tile_px`` pixels at ``gsd_m`` metres per pixel covering the
     search area (the whole raster, or its intersection with ``bbox`` given in ``bbox_crs``).
@@ -148,6 +150,7 @@ def tile_grid(
     are in the raster's CRS when it is projected and in the local UTM zone when it is
     geographic; pixels are square on the ground. Tiles that do not touch the search area
     (corners of rotated rasters) are left out. Tiles are listed row by row, north to south.
+    More than ``max_tiles`` tiles (counted before any is built) raise :class:`TooManyTilesError`.
     """
     info = open_raster(raster)
     if not (
@@ -199,6 +202,13 @@ def tile_grid(
     # centre the grid on the area: split the surplus pixels evenly on both sides
     col0 -= ((ncols - 1) * stride + tile_px - width_px) // 2
     row0 -= ((nrows - 1) * stride + tile_px - height_px) // 2
+    if max_tiles is not None and nrows * ncols > max_tiles:
+        raise TooManyTilesError(
+            f"raster {info.source!r}: the search area needs {nrows * ncols:,} tiles "
+            f"({ncols:,} x {nrows:,} of {tile_px} px at {gsd_m:g} m/px), more than the limit "
+            f"of {max_tiles:,}; pass a bbox to search a smaller area, or raise the limit "
+            "(--max-tiles)"
+        )
 
     tiles = []
     for r in range(nrows):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from ocgnet_geo.errors import InputError
+from ocgnet_geo.errors import InputError, TooManyTilesError
 
 #: Largest photo accepted, in pixels (width x height): 100 megapixels, beyond any drone or
 #: phone camera; the model sees the photo at a few hundred pixels a side anyway.
@@ -32,10 +32,6 @@ class ResourceCapWarning(UserWarning):
 
 class DeviceError(InputError):
     """A device name that is malformed or that this PyTorch cannot use."""
-
-
-class TooManyTilesError(InputError):
-    """The search area needs more tiles than the limit."""
 
 
 class PhotoTooLargeError(InputError):

@@ -39,6 +39,7 @@ from ocgnet_geo.geo.export import (
 from ocgnet_geo.geo.grid import TileSpec, tile_grid
 from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
+from ocgnet_geo.locate.limits import tile_limit
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
 
 #: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
@@ -277,12 +278,15 @@ class Locator:
         bbox_crs: object = "EPSG:4326",
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
+        max_tiles: int | None = None,
     ) -> LocateResult:
         """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
 
         ``bbox`` (minx, miny, maxx, maxy in ``bbox_crs``, x = easting/longitude) limits the
         search; the whole raster otherwise. ``progress(fraction, message)`` is called and
-        ``cancel()`` checked between tiles (a True raises :class:`Cancelled`).
+        ``cancel()`` checked between tiles (a True raises :class:`Cancelled`). A search of
+        more than ``max_tiles`` tiles (default without a bbox:
+        :data:`~ocgnet_geo.locate.limits.DEFAULT_MAX_TILES`) is refused before any work.
         """
         start = time.perf_counter()
         model = self.model
@@ -299,6 +303,7 @@ class Locator:
             overlap_px=model.tile_px // 4,
             bbox=bbox,
             bbox_crs=bbox_crs,
+            max_tiles=tile_limit(bbox, max_tiles),
         )
         self._warn_if_large(tiles, info)
         report = progress or (lambda fraction, message: None)

@@ -105,3 +105,52 @@ def test_a_folder_given_as_photo_says_so(
     code = main(_locate_args(tmp_path, utm_spot_raster, light_weights))
     err = capsys.readouterr().err.strip()
     assert code == 2 and "is a folder" in err, err
+
+
+def _sparse_raster(path: Path, size: int) -> Path:
+    """A ``size`` x ``size`` px UTM raster at 0.5 m/px with no pixels stored: a VRT without
+    sources (a few hundred bytes, any size)."""
+    from tests.geo.rasters import UTM_ORIGIN
+
+    x0, y0 = UTM_ORIGIN
+    bands = "".join(f'<VRTRasterBand dataType="Byte" band="{b}"/>' for b in (1, 2, 3))
+    path = path.with_suffix(".vrt")
+    path.write_text(
+        f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}"><SRS>EPSG:32632</SRS>'
+        f"<GeoTransform>{x0}, 0.5, 0, {y0}, 0, -0.5</GeoTransform>{bands}</VRTDataset>"
+    )
+    return path
+
+
+def test_a_huge_raster_without_bbox_is_refused_at_once_with_the_count(
+    photo: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    import time
+
+    huge = _sparse_raster(tmp_path / "huge.tif", 1_000_000)
+    start = time.monotonic()
+    code = main(_locate_args(photo, huge, light_weights))
+    err = capsys.readouterr().err.strip()
+    assert time.monotonic() - start < 30
+    assert code == 2 and "\n" not in err, err
+    assert "tiles (5,208 x 5,208 of 256 px" in err
+    assert "more than the limit of 4,096" in err and "bbox" in err and "--max-tiles" in err
+
+
+def test_max_tiles_limits_and_a_bbox_lifts_the_default(
+    photo: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    from ocgnet_geo.locate import Locator
+
+    raster = _sparse_raster(tmp_path / "r.tif", 2000)  # 121 tiles of 256 px
+    code = main(_locate_args(photo, raster, light_weights, "--max-tiles", "10"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "more than the limit of 10;" in err, err
+    assert main(_locate_args(photo, raster, light_weights, "--max-tiles", "0")) == 2
+    from ocgnet_geo.errors import TooManyTilesError
+    from ocgnet_geo.locate.limits import DEFAULT_MAX_TILES, tile_limit
+
+    locator = Locator.from_weights(light_weights)
+    with pytest.raises(TooManyTilesError):
+        locator.locate(photo, (5, 5), raster, max_tiles=3)
+    assert tile_limit(None, None) == DEFAULT_MAX_TILES and tile_limit((0, 0, 1, 1), None) is None
