@@ -211,6 +211,8 @@ class Locator:
             cache_dir,
             to_arrays=getattr(model, "features_to_arrays", None),
             from_arrays=getattr(model, "features_from_arrays", None),
+            check=getattr(model, "check_features", None),
+            model_id=getattr(model, "model_id", ""),
         )
         self._nodata_tiles: set[str] = set()
 

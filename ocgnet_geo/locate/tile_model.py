@@ -188,6 +188,25 @@ class TorchTileModel:
             self._last_query = (key, self.net.encode_query(self._normalise(query_rgb), clickmap))
         return self._last_query[1]
 
+    def check_features(self, features: Any) -> str | None:
+        """What is wrong with features read back from the disk cache (wrong shape, dtype or
+        non-finite values), or None when they are what :meth:`encode` gives: normalized
+        ``(1, 512, T/16, T/16)`` and pooled ``(1, 512, T/128, T/128)`` in this precision's
+        dtype (see :class:`ocgnet_geo.models.ocgnet.network.ReferenceFeatures`)."""
+        grid = self.tile_px // 16
+        expected = {"normalized": (1, 512, grid, grid), "pooled": (1, 512, grid // 8, grid // 8)}
+        for name, shape in expected.items():
+            t = getattr(features, name, None)
+            if not isinstance(t, self._torch.Tensor):
+                return f"{name}: missing"
+            if tuple(t.shape) != shape:
+                return f"{name}: shape {tuple(t.shape)}, expected {shape}"
+            if t.dtype != self._dtype:
+                return f"{name}: dtype {t.dtype}, expected {self._dtype}"
+            if not bool(self._torch.isfinite(t).all()):
+                return f"{name}: non-finite values"
+        return None
+
     def features_to_arrays(self, features: Any) -> dict[str, np.ndarray]:
         """Named numpy arrays for the disk cache. numpy has no bfloat16: bf16 tensors are
         stored bit for bit as int16 under the name ``<field>.bf16``."""
