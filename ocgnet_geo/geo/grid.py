@@ -54,6 +54,8 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
             f"bbox {bbox!r}: expected four finite numbers minx, miny, maxx, maxy"
         )
     minx, miny, maxx, maxy = values
+    if crs.is_geographic:
+        _check_lonlat_range(values, crs)
     if not (maxx > minx and maxy > miny):
         raise InvalidBBoxError(
             f"bbox {values}: empty or zero area (needs minx < maxx and miny < maxy, in {crs.to_string()})"
@@ -70,6 +72,22 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
             f"bbox {values}: outside the area where {crs.to_string()} is defined"
         )
     return values, crs  # type: ignore[return-value]
+
+
+def _check_lonlat_range(values: BBox, crs: CRS) -> None:
+    """Refuse a lon/lat bbox component outside -180..180 (x) or -90..90 (y), naming it."""
+    for name, value, limit, axis in zip(
+        ("minx", "miny", "maxx", "maxy"),
+        values,
+        (180, 90, 180, 90),
+        ("longitude", "latitude") * 2,
+        strict=True,
+    ):
+        if abs(value) > limit:
+            raise InvalidBBoxError(
+                f"bbox {values}: {name} {value:g} is outside the {axis} range "
+                f"-{limit}..{limit} of {crs.to_string()}"
+            )
 
 
 def _area_of_use(crs: CRS) -> BBox | None:
@@ -109,7 +127,16 @@ def search_area(
     if bbox is None:
         return footprint
     values, crs = validate_bbox(bbox, bbox_crs)
-    box = reproject_geometries(np.array([shapely.box(*values)]), crs, grid_crs)[0]
+    try:
+        box = reproject_geometries(np.array([shapely.box(*values)]), crs, grid_crs)[0]
+        finite = bool(np.isfinite(shapely.get_coordinates(box)).all())
+    except (shapely.errors.GEOSException, ValueError):
+        finite = False
+    if not finite:
+        raise InvalidBBoxError(
+            f"bbox {values}: cannot be transformed from {crs.to_string()} to the raster's "
+            f"grid CRS {grid_crs.to_string()} (partly outside where they are defined)"
+        )
     area = shapely.intersection(footprint, box)
     if area.is_empty or area.area <= 0:
         swapped = (values[1], values[0], values[3], values[2])

@@ -41,6 +41,7 @@ from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
 from ocgnet_geo.locate.limits import tile_limit
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
+from ocgnet_geo.locate.tile_model import check_finite_hits
 
 #: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
 LARGE_SEARCH_TILES = 64
@@ -325,7 +326,8 @@ class Locator:
                     self.cache.put(p.key, features)
                 encoded += len(todo)
             for p in pending:
-                hits.append((p.tile, model.find(photo.rgb, photo.click, p.features, PER_TILE_K)))
+                found = model.find(photo.rgb, photo.click, p.features, PER_TILE_K)
+                hits.append((p.tile, check_finite_hits(found, p.tile.id, model.model_id)))
                 state = "cached" if p.cached else "encoded"
                 report((p.index + 1) / len(tiles), f"tile {p.index + 1}/{len(tiles)} {state}")
             pending.clear()

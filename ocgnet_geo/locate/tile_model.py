@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,10 @@ DEFAULT_TILE_GSD_M = 0.5
 ENCODE_BYTES_PER_PX = {"darknet53": 200, "mobilenetv2": 250}
 #: Bytes per activation element of each precision mode.
 MODE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+#: Ground resolutions a user may ask the model to run at, metres per pixel: from 1 cm
+#: (close-range drone) to 100 m (coarser than any raster an object could be found in).
+GSD_RANGE_M = (0.01, 100.0)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -115,7 +120,11 @@ class TorchTileModel:
         self.view = config.view
         self.query_hw = tuple(config.query_hw)
         self.tile_px = config.tile_size
-        self.gsd_m = float(gsd_m or config.tile_gsd_m or DEFAULT_TILE_GSD_M)
+        self.gsd_m = (
+            check_gsd(gsd_m)
+            if gsd_m is not None
+            else float(config.tile_gsd_m or DEFAULT_TILE_GSD_M)
+        )
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         self._last_query: tuple[tuple, Any] | None = None
@@ -233,8 +242,60 @@ class TorchTileModel:
         return ReferenceFeatures(normalized=tensor("normalized"), pooled=tensor("pooled"))
 
 
+def check_gsd(gsd_m: object) -> float:
+    """``gsd_m`` as a float if it is a finite number within :data:`GSD_RANGE_M`; else a
+    one-line :class:`~ocgnet_geo.errors.ResolutionOutOfRangeError` (0 is an error, not
+    "not given")."""
+    from ocgnet_geo.errors import ResolutionOutOfRangeError
+
+    lo, hi = GSD_RANGE_M
+    try:
+        value = float(gsd_m)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(gsd_m, bool) or not (lo <= value <= hi):  # NaN fails the comparison
+        shown = f"{value:g}" if isinstance(gsd_m, (int, float)) else repr(gsd_m)
+        raise ResolutionOutOfRangeError(
+            f"gsd {shown}: the model's ground resolution must be a number of metres per "
+            f"pixel from {lo:g} to {hi:g}"
+        )
+    return value
+
+
 class WeightsFileError(InputError):
     """A weights path that does not exist or has an unknown extension."""
+
+
+class NonFiniteOutputError(InputError):
+    """The weights produce NaN or infinite outputs (damaged weights)."""
+
+
+def check_finite_weights(model: Any, source: str) -> None:
+    """Refuse a network with a NaN or infinite parameter or buffer, naming the first one."""
+    import torch
+
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise NonFiniteOutputError(
+                f"weights {source!r}: tensor {name!r} holds non-finite values (NaN or inf); "
+                "the file is damaged"
+            )
+
+
+def check_finite_hits(hits: TileHits, tile: str, model_id: str) -> TileHits:
+    """``hits`` if its boxes, logits and partition are finite; else a one-line
+    :class:`NonFiniteOutputError` (before any polygon is built from them)."""
+    finite = (
+        np.isfinite(hits.boxes).all()
+        and np.isfinite(hits.logits).all()
+        and np.isfinite(hits.log_partition)
+    )
+    if not finite:
+        raise NonFiniteOutputError(
+            f"model {model_id!r}: the weights produce non-finite outputs (NaN or inf) on "
+            f"tile {tile}; the weights are damaged"
+        )
+    return hits
 
 
 def load_tile_model(
@@ -260,6 +321,8 @@ def load_tile_model(
 
     device = check_device(device)  # bad values fail before any loading
     resolved = resolve_precision(precision, device)
+    if gsd_m is not None:
+        check_gsd(gsd_m)
     apply_threads(threads)
 
     p = Path(path)
@@ -268,6 +331,13 @@ def load_tile_model(
     name = p.name.lower()
     if name.endswith(".safetensors"):
         model = load_model(p)
+        if sigma is not None:
+            warnings.warn(
+                f"--sigma {sigma:g}: ignored: our weights record their own click-map sigma "
+                f"({model.config.sigma:g}); --sigma applies to official .pth.tar files",
+                UserWarning,
+                stacklevel=2,
+            )
         if view is not None and view != model.config.view:
             raise WeightsFileError(
                 f"weights {str(path)!r}: a {model.config.view}-view model, not {view} (use weights trained for {view} photos)"
@@ -281,6 +351,7 @@ def load_tile_model(
         raise WeightsFileError(
             f"weights {str(path)!r}: unknown format (use .safetensors or an official .pth.tar)"
         )
+    check_finite_weights(model, str(path))
     return TorchTileModel(
         model,
         model_id=weights_id(p),
