@@ -189,9 +189,9 @@ class ModelConfig:
         if unknown:
             raise ModelConfigError(f"{source}: unknown config keys {unknown}")
         values = dict(data)
-        if "anchors" in values:
-            values["anchors"] = tuple(tuple(a) for a in values["anchors"])
-        try:
+        try:  # wrong types anywhere (e.g. "anchors": 5) are config errors, not tracebacks
+            if "anchors" in values:
+                values["anchors"] = tuple(tuple(a) for a in values["anchors"])
             return cls(**values)
         except (TypeError, ValueError) as err:
             if isinstance(err, ModelConfigError):
