@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ocgnet_geo import __version__
 from ocgnet_geo.errors import InputError
@@ -66,8 +67,18 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line plus a hint, not the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            EXIT_BAD_INPUT,
+            f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ocgnet-geo",
         description="Find an object clicked in a drone or street photo in a georeferenced raster (OCGNet).",
     )
@@ -271,43 +282,43 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
 
     polygons, records, failed = [], [], []
     crs = None
-    bar = tqdm(
+
+    def say(message: str) -> None:  # above the bar, never glued to it
+        tqdm.write(message, file=sys.stderr)
+
+    with tqdm(  # closed before any error line, also when a row raises a bug
         total=len(rows),
         desc="locate-batch",
         unit="row",
         file=sys.stderr,
         disable=args.json,
         delay=1.0,
-    )
-    for n, row in enumerate(rows, start=2):  # line 1 is the header
-        bar.update(1)
-        query_id = row.get("id") or str(n - 1)
-        try:
-            query = _resolve(row["query"], Path(args.csv).parent)
-            result = locator.locate(
-                query,
-                (row["click_x"], row["click_y"]),
-                args.raster,
-                view=row.get("view") or args.view,
-                top_k=_top_k(args),
-                bbox=_bbox(args),
-                bbox_crs=args.bbox_crs,
-                max_tiles=args.max_tiles,
-            )
-        except InputError as err:
-            failed.append(query_id)
-            print(
-                f"ocgnet-geo: {args.csv} line {n} (id {query_id}): skipped: {err}", file=sys.stderr
-            )
-            continue
-        crs = result.crs
-        polygons.extend(result.polygons)
-        records.extend({**r, "query_id": query_id} for r in result.records())
-        if not args.json:
-            print(
-                f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f}",
-                file=sys.stderr,
-            )
+        leave=False,
+    ) as bar:
+        for n, row in enumerate(rows, start=2):  # line 1 is the header
+            bar.update(1)
+            query_id = row.get("id") or str(n - 1)
+            try:
+                query = _resolve(row["query"], Path(args.csv).parent)
+                result = locator.locate(
+                    query,
+                    (row["click_x"], row["click_y"]),
+                    args.raster,
+                    view=row.get("view") or args.view,
+                    top_k=_top_k(args),
+                    bbox=_bbox(args),
+                    bbox_crs=args.bbox_crs,
+                    max_tiles=args.max_tiles,
+                )
+            except InputError as err:
+                failed.append(query_id)
+                say(f"ocgnet-geo: {args.csv} line {n} (id {query_id}): skipped: {err}")
+                continue
+            crs = result.crs
+            polygons.extend(result.polygons)
+            records.extend({**r, "query_id": query_id} for r in result.records())
+            if not args.json:
+                say(f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f}")
     if not records:
         raise CommandError(
             f"{args.csv}: no row could be located ({len(failed)} skipped); nothing written"
@@ -501,20 +512,37 @@ def _bbox(args: argparse.Namespace) -> tuple[float, ...] | None:
 
 
 def _read_queries(path: Path) -> list[dict[str, str]]:
+    if path.is_dir():
+        raise CommandError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise CommandError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = set(reader.fieldnames or [])
-        missing = {"query", "click_x", "click_y"} - columns
-        if missing:
-            raise CommandError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))} (need query,click_x,click_y)"
-            )
-        rows = list(reader)
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    columns = set(reader.fieldnames or [])
+    missing = {"query", "click_x", "click_y"} - columns
+    if missing:
+        raise CommandError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))} (need query,click_x,click_y)"
+        )
+    rows = list(reader)
     if not rows:
         raise CommandError(f"{path}: no rows")
     return rows
+
+
+def _csv_text(path: Path) -> str:
+    """The text of a CSV: UTF-8 (with or without BOM) or UTF-16 with a BOM (Excel's
+    "Unicode text"); anything else is a one-line error naming the first bad byte."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise CommandError(
+            f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} on line {line}); "
+            "save the CSV as UTF-8"
+        ) from None
 
 
 def _resolve(query: str, base: Path) -> str:

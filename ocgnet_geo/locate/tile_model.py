@@ -326,6 +326,8 @@ def load_tile_model(
     apply_threads(threads)
 
     p = Path(path)
+    if p.is_dir():
+        raise WeightsFileError(f"weights {str(path)!r}: is a folder, not a weights file")
     if not p.is_file():
         raise WeightsFileError(f"weights {str(path)!r}: file not found")
     name = p.name.lower()
