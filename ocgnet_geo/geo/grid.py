@@ -54,8 +54,6 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
             f"bbox {bbox!r}: expected four finite numbers minx, miny, maxx, maxy"
         )
     minx, miny, maxx, maxy = values
-    if crs.is_geographic:
-        _check_lonlat_range(values, crs)
     if not (maxx > minx and maxy > miny):
         raise InvalidBBoxError(
             f"bbox {values}: empty or zero area (needs minx < maxx and miny < maxy, in {crs.to_string()})"
@@ -71,6 +69,8 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
         raise InvalidBBoxError(
             f"bbox {values}: outside the area where {crs.to_string()} is defined"
         )
+    if crs.is_geographic:  # partly outside (after the swapped-axes check above)
+        _check_lonlat_range(values, crs)
     return values, crs  # type: ignore[return-value]
 
 
