@@ -26,6 +26,15 @@ MAX_PHOTO_PIXELS = 100_000_000
 DEFAULT_MAX_TILES = 4096
 
 
+#: Smallest raster searched, in the model's pixels a side: a raster of a few pixels (1 x 1)
+#: holds no object to find, and every candidate would lie outside it.
+MIN_RASTER_MODEL_PX = 16
+
+
+class RasterTooSmallError(InputError):
+    """A raster smaller than :data:`MIN_RASTER_MODEL_PX` model pixels on a side."""
+
+
 class ResourceCapWarning(UserWarning):
     """A requested resource was more than the machine has and was capped."""
 
@@ -101,3 +110,15 @@ def tile_limit(bbox: object, max_tiles: int | None) -> int | None:
             raise TooManyTilesError(f"max_tiles {max_tiles!r}: must be a whole number >= 1")
         return max_tiles
     return DEFAULT_MAX_TILES if bbox is None else None
+
+
+def check_raster_size(source: str, size_m: tuple[float, float], gsd_m: float) -> None:
+    """Refuse a raster whose ground size ``size_m`` (width, height in metres) is less than
+    :data:`MIN_RASTER_MODEL_PX` pixels of ``gsd_m`` metres on a side."""
+    width_px, height_px = (s / gsd_m for s in size_m)
+    if min(width_px, height_px) < MIN_RASTER_MODEL_PX:
+        raise RasterTooSmallError(
+            f"raster {source!r}: {size_m[0]:.3g} x {size_m[1]:.3g} m is too small to search "
+            f"(at least {MIN_RASTER_MODEL_PX} px of the model's {gsd_m:g} m a side, "
+            f"{MIN_RASTER_MODEL_PX * gsd_m:g} m)"
+        )

@@ -39,7 +39,7 @@ from ocgnet_geo.geo.export import (
 from ocgnet_geo.geo.grid import TileSpec, tile_grid
 from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
-from ocgnet_geo.locate.limits import tile_limit
+from ocgnet_geo.locate.limits import check_raster_size, tile_limit
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
 from ocgnet_geo.locate.tile_model import check_finite_hits
 
@@ -299,6 +299,11 @@ class Locator:
             raise TopKError(f"top_k {top_k!r}: must be an integer >= 1")
         photo = prepare_query(query, click, model.query_hw)
         info = open_raster(raster)
+        check_raster_size(
+            info.source,
+            (info.width * info.pixel_size_m[0], info.height * info.pixel_size_m[1]),
+            model.gsd_m,
+        )
         tiles = tile_grid(
             info,
             model.gsd_m,

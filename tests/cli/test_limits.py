@@ -154,3 +154,24 @@ def test_max_tiles_limits_and_a_bbox_lifts_the_default(
     with pytest.raises(TooManyTilesError):
         locator.locate(photo, (5, 5), raster, max_tiles=3)
     assert tile_limit(None, None) == DEFAULT_MAX_TILES and tile_limit((0, 0, 1, 1), None) is None
+
+
+def test_a_one_pixel_raster_is_refused_not_answered(
+    photo: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    import numpy as np
+    from affine import Affine
+
+    from tests.geo.rasters import UTM_ORIGIN, write_raster
+
+    raster = write_raster(
+        tmp_path / "one.tif",
+        "EPSG:32632",
+        Affine(0.5, 0, UTM_ORIGIN[0], 0, -0.5, UTM_ORIGIN[1]),
+        1,
+        1,
+        data=np.full((3, 1, 1), 100, np.uint8),
+    )
+    code = main(_locate_args(photo, raster, light_weights))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "too small to search" in err, err
