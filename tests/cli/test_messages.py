@@ -142,7 +142,9 @@ def test_a_sidecar_config_with_wrong_types_is_one_line(
     (tmp_path / "w.json").write_text(json.dumps({**side, "anchors": 5}))
     code = main(_locate(photo, utm_spot_raster, weights))
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err and "w.json" in err, err
+    assert code == 2 and "\n" not in err and "w.json: anchors 5: expected 9 [w, h] pairs" in err, (
+        err
+    )
 
 
 def test_the_progress_bar_is_closed_before_any_message(
