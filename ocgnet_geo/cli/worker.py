@@ -125,7 +125,7 @@ class Worker:
         finally:
             for event in list(self._cancel_events.values()):
                 event.set()
-            self._jobs.shutdown(wait=True, cancel_futures=True)
+            self._jobs.shutdown(wait=True)  # queued jobs answer `cancelled` at once
         return 0
 
     def _handle_line(self, raw: bytes) -> str | None:

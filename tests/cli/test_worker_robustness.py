@@ -288,3 +288,16 @@ def test_property_test_sent_enough_lines(shared_worker: RawWorker) -> None:
     assert SENT["lines"] >= 2000, SENT
     shared_worker.send({"id": "end", "method": "hello"})
     assert shared_worker.answer("end")["result"]["name"] == "ocgnet-geo"
+
+
+def test_requests_queued_at_end_of_input_are_answered_cancelled(light_weights: Path) -> None:
+    w = RawWorker()
+    try:
+        for n in range(3):
+            w.send({"id": n, "method": "load", "params": {"weights": str(light_weights)}})
+        w.proc.stdin.close()
+        answers = [w.answer(n) for n in range(3)]
+        assert w.proc.wait(60) == 0
+    finally:
+        w.close()
+    assert all("result" in a or a["error"]["code"] == "cancelled" for a in answers), answers
