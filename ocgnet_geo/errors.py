@@ -47,6 +47,10 @@ class BBoxOutsideRasterError(InputError):
     """The bounding box does not intersect the raster."""
 
 
+class TooManyTilesError(InputError):
+    """The search area needs more tiles than the limit (counted before the grid is built)."""
+
+
 class ResolutionOutOfRangeError(InputError):
     """A requested ground resolution the raster cannot honestly provide."""
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ocgnet_geo import __version__
 from ocgnet_geo.errors import InputError
@@ -35,6 +37,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_OK
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # restored on exit
+        return _run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line for people: ``ocgnet-geo: warning: <message>``."""
+    print(f"ocgnet-geo: warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; map bad input to exit 2 (one line) and bugs to exit 1."""
     try:
         return args.run(args)
     except InputError as err:
@@ -53,8 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line plus a hint, not the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            EXIT_BAD_INPUT,
+            f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ocgnet-geo",
         description="Find an object clicked in a drone or street photo in a georeferenced raster (OCGNet).",
     )
@@ -181,6 +205,12 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
         "(default: geometric for the matcher, none for OCGNet weights)",
     )
     p.add_argument(
+        "--max-tiles",
+        type=int,
+        metavar="N",
+        help="refuse searches of more tiles (default without --bbox: 4096; none with --bbox)",
+    )
+    p.add_argument(
         "--gsd",
         type=float,
         help="ground resolution the model expects, m/px (default: from the weights)",
@@ -216,6 +246,7 @@ def _add_speed_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
+    from ocgnet_geo.cli.outputs import staged_outputs
     from ocgnet_geo.geo.crs import crs_label
     from ocgnet_geo.geo.export import check_output_path
     from ocgnet_geo.locate.overlay import format_score
@@ -237,11 +268,14 @@ def cmd_locate(args: argparse.Namespace) -> int:
             progress=progress,
             heading=args.heading,
             refine=args.refine,
+            max_tiles=args.max_tiles,
         )
-    if args.out:
-        (result.to_gpkg if args.out.lower().endswith(".gpkg") else result.to_geojson)(args.out)
-    if args.overlay:
-        result.overlay(args.overlay)
+    with staged_outputs() as staged:  # both outputs or neither
+        if args.out:
+            write = result.to_gpkg if args.out.lower().endswith(".gpkg") else result.to_geojson
+            write(staged.path(args.out))
+        if args.overlay:
+            result.overlay(staged.path(args.overlay))
     if args.json:
         print(
             json.dumps(
@@ -278,44 +312,45 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
 
     polygons, records, failed = [], [], []
     crs = None
-    bar = tqdm(
+
+    def say(message: str) -> None:  # above the bar, never glued to it
+        tqdm.write(message, file=sys.stderr)
+
+    with tqdm(  # closed before any error line, also when a row raises a bug
         total=len(rows),
         desc="locate-batch",
         unit="row",
         file=sys.stderr,
         disable=args.json,
         delay=1.0,
-    )
-    for n, row in enumerate(rows, start=2):  # line 1 is the header
-        bar.update(1)
-        query_id = row.get("id") or str(n - 1)
-        try:
-            query = _resolve(row["query"], Path(args.csv).parent)
-            result = locator.locate(
-                query,
-                (row["click_x"], row["click_y"]),
-                args.raster,
-                view=row.get("view") or args.view,
-                top_k=_top_k(args),
-                bbox=_bbox(args),
-                bbox_crs=args.bbox_crs,
-                heading=row.get("heading") or args.heading,
-                refine=args.refine,
-            )
-        except InputError as err:
-            failed.append(query_id)
-            print(
-                f"ocgnet-geo: {args.csv} line {n} (id {query_id}): skipped: {err}", file=sys.stderr
-            )
-            continue
-        crs = result.crs
-        polygons.extend(result.polygons)
-        records.extend({**r, "query_id": query_id} for r in result.records())
-        if not args.json:
-            print(
-                f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f}",
-                file=sys.stderr,
-            )
+        leave=False,
+    ) as bar:
+        for n, row in enumerate(rows, start=2):  # line 1 is the header
+            bar.update(1)
+            query_id = row.get("id") or str(n - 1)
+            try:
+                query = _resolve(row["query"], Path(args.csv).parent)
+                result = locator.locate(
+                    query,
+                    (row["click_x"], row["click_y"]),
+                    args.raster,
+                    view=row.get("view") or args.view,
+                    top_k=_top_k(args),
+                    bbox=_bbox(args),
+                    bbox_crs=args.bbox_crs,
+                    max_tiles=args.max_tiles,
+                    heading=row.get("heading") or args.heading,
+                    refine=args.refine,
+                )
+            except InputError as err:
+                failed.append(query_id)
+                say(f"ocgnet-geo: {args.csv} line {n} (id {query_id}): skipped: {err}")
+                continue
+            crs = result.crs
+            polygons.extend(result.polygons)
+            records.extend({**r, "query_id": query_id} for r in result.records())
+            if not args.json:
+                say(f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f}")
     if not records:
         raise CommandError(
             f"{args.csv}: no row could be located ({len(failed)} skipped); nothing written"
@@ -408,16 +443,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from ocgnet_geo.cli.worker import run_worker
+    from ocgnet_geo.locate.limits import check_device
     from ocgnet_geo.locate.precision import resolve_precision, resolve_threads
 
-    resolve_precision(args.precision, args.device)  # bad values: exit 2 before serving
-    resolve_threads(args.threads)
+    check_device(args.device)  # bad values: exit 2 before serving
+    resolve_precision(args.precision, args.device)
+    threads = resolve_threads(args.threads) if args.threads is not None else None
     return run_worker(
         args.weights,
         view=args.view,
         device=args.device,
         precision=args.precision,
-        threads=args.threads,
+        threads=threads,
         batch_mb=args.batch_mb,
     )
 
@@ -520,20 +557,37 @@ def _bbox(args: argparse.Namespace) -> tuple[float, ...] | None:
 
 
 def _read_queries(path: Path) -> list[dict[str, str]]:
+    if path.is_dir():
+        raise CommandError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise CommandError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = set(reader.fieldnames or [])
-        missing = {"query", "click_x", "click_y"} - columns
-        if missing:
-            raise CommandError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))} (need query,click_x,click_y)"
-            )
-        rows = list(reader)
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    columns = set(reader.fieldnames or [])
+    missing = {"query", "click_x", "click_y"} - columns
+    if missing:
+        raise CommandError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))} (need query,click_x,click_y)"
+        )
+    rows = list(reader)
     if not rows:
         raise CommandError(f"{path}: no rows")
     return rows
+
+
+def _csv_text(path: Path) -> str:
+    """The text of a CSV: UTF-8 (with or without BOM) or UTF-16 with a BOM (Excel's
+    "Unicode text"); anything else is a one-line error naming the first bad byte."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise CommandError(
+            f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} on line {line}); "
+            "save the CSV as UTF-8"
+        ) from None
 
 
 def _resolve(query: str, base: Path) -> str:

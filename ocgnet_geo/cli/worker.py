@@ -13,14 +13,24 @@ run one at a time on a background thread, so ``cancel`` (stops a locate between 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from ocgnet_geo import __version__
+from ocgnet_geo.cli.protocol import (
+    ProtocolError,
+    Request,
+    check_params,
+    json_key,
+    parse_request,
+    read_line,
+)
 from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.crs import crs_label
 
@@ -35,86 +45,132 @@ class WorkerError(Exception):
         self.code = code
 
 
+class Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler: ends :meth:`Worker.serve` cleanly
+    (a BaseException, so the per-line guard does not swallow it)."""
+
+
 class Worker:
-    """Reads requests from ``stdin`` and answers on ``stdout`` until ``shutdown`` or EOF."""
+    """Reads requests from ``stdin`` and answers on ``stdout`` until ``shutdown`` or EOF.
+
+    ``stdin`` is read as bytes (a text stream's ``buffer``), so a line that is not UTF-8 is
+    an error answer, not a crash; every line is answered inside one guard.
+    """
 
     def __init__(
         self,
-        stdin: TextIO,
+        stdin: TextIO | BinaryIO,
         stdout: TextIO,
         locator: Any = None,
         load_defaults: dict | None = None,
     ) -> None:
-        self.stdin, self.stdout = stdin, stdout
+        self.stdin, self.stdout = _binary(stdin), stdout
         self.locator = locator
         #: ``load`` params used when a request leaves them out (from the command line:
         #: device, precision, threads, batch_mb)
         self.load_defaults = dict(load_defaults or {})
         self._write_lock = threading.Lock()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocgnet-job")
-        self._cancel_events: dict[Any, threading.Event] = {}
+        #: cancel events of queued and running jobs, by :func:`json_key` of their id (ids
+        #: are any JSON value, lists and objects included)
+        self._cancel_events: dict[str, threading.Event] = {}
+        self._closed = False
 
     # --- transport -------------------------------------------------------------------------
 
     def send(self, message: dict) -> None:
-        line = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        """Write one answer line. An answer that is not valid JSON (a non-finite number in
+        a result) becomes an ``internal`` error for the same id; a closed stdout ends
+        serving (the client is gone)."""
+        try:
+            line = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as err:
+            log.error("answer to %r not encodable: %s", message.get("id"), err)
+            line = json.dumps(
+                {
+                    "id": message.get("id"),
+                    "error": {
+                        "code": "internal",
+                        "message": f"answer not encodable as JSON: {err}",
+                    },
+                },
+                separators=(",", ":"),
+            )
         with self._write_lock:
-            self.stdout.write(line + "\n")
-            self.stdout.flush()
+            if self._closed:
+                return
+            try:
+                self.stdout.write(line + "\n")
+                self.stdout.flush()
+            except (OSError, ValueError):  # broken pipe or closed stream
+                self._closed = True
+                log.warning("stdout closed: the client is gone")
 
     def error(self, request_id: Any, code: str, message: str) -> None:
         self.send({"id": request_id, "error": {"code": code, "message": message}})
 
     def serve(self) -> int:
-        """Answer requests until ``shutdown`` or end of input; returns the exit status."""
+        """Answer requests until ``shutdown``, end of input or SIGTERM; returns the exit status."""
         try:
-            for line in self.stdin:
-                if not line.strip():
-                    continue
-                if self._handle_line(line) == "shutdown":
+            while not self._closed:
+                raw = read_line(self.stdin)
+                if raw is None:
                     break
+                if not raw.strip():
+                    continue
+                if self._handle_line(raw) == "shutdown":
+                    break
+        except Terminated:
+            log.info("SIGTERM: cancelling running work and shutting down")
         finally:
             for event in list(self._cancel_events.values()):
                 event.set()
-            self._jobs.shutdown(wait=True)
+            self._jobs.shutdown(wait=True)  # queued jobs answer `cancelled` at once
         return 0
 
-    def _handle_line(self, line: str) -> str | None:
+    def _handle_line(self, raw: bytes) -> str | None:
+        """Parse, check and answer (or queue) one request line; never raises."""
+        request_id = None
         try:
-            request = json.loads(line)
-        except json.JSONDecodeError as err:
-            self.error(None, "parse_error", f"not a JSON line: {err.msg} at column {err.colno}")
-            return None
-        if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-            self.error(
-                request.get("id") if isinstance(request, dict) else None,
-                "invalid_request",
-                'expected {"id", "method", "params"}',
+            request = parse_request(raw)
+            request_id = request.id
+            return self._dispatch(request)
+        except ProtocolError as err:
+            self.error(err.request_id if request_id is None else request_id, err.code, str(err))
+        except Exception as err:  # a bug: report it, keep serving
+            log.exception("internal error while handling a request")
+            self.error(request_id, "internal", f"{type(err).__name__}: {err}")
+        return None
+
+    def _dispatch(self, request: Request) -> str | None:
+        request_id, method = request.id, request.method
+        if method not in METHODS:
+            raise ProtocolError(
+                "unknown_method",
+                f"method {method[:60]!r}: not one of {', '.join(METHODS)}",
+                request_id,
             )
-            return None
-        request_id, method = request.get("id"), request["method"]
-        params = request.get("params") or {}
-        if not isinstance(params, dict):
-            self.error(request_id, "invalid_request", "params must be an object")
-            return None
+        params = check_params(method, request.params)
         if method == "hello":
             self.send({"id": request_id, "result": self.hello()})
         elif method == "cancel":
-            self.send(
-                {"id": request_id, "result": {"cancelled": self.cancel(params.get("target"))}}
-            )
+            cancelled = self.cancel(params.get("target"))
+            self.send({"id": request_id, "result": {"cancelled": cancelled}})
         elif method == "shutdown":
-            for event in self._cancel_events.values():
+            for event in list(self._cancel_events.values()):
                 event.set()
             self.send({"id": request_id, "result": {}})
             return "shutdown"
-        elif method in ("load", "locate"):
-            self._cancel_events[request_id] = threading.Event()
-            self._jobs.submit(self._run_job, request_id, method, params)
-        else:
-            self.error(
-                request_id, "unknown_method", f"method {method!r}: not one of {', '.join(METHODS)}"
-            )
+        else:  # load, locate: one at a time on the job thread
+            key = json_key(request_id)
+            if key in self._cancel_events:
+                raise ProtocolError(
+                    "invalid_request",
+                    f"id {key[:60]}: a load or locate with this id is still running; use a new id",
+                    request_id,
+                )
+            event = self._cancel_events[key] = threading.Event()
+            self._jobs.submit(self._run_job, request_id, method, params, event)
         return None
 
     # --- methods ---------------------------------------------------------------------------
@@ -146,19 +202,26 @@ class Worker:
         }
 
     def cancel(self, target: Any) -> bool:
-        event = self._cancel_events.get(target)
+        event = self._cancel_events.get(json_key(target))
         if event is None:
             return False
         event.set()
         return True
 
-    def _run_job(self, request_id: Any, method: str, params: dict) -> None:
+    def _run_job(
+        self, request_id: Any, method: str, params: dict, event: threading.Event | None = None
+    ) -> None:
+        """Run a ``load`` or ``locate`` (params already type-checked) and send its answer."""
+        key = json_key(request_id)
+        event = event or self._cancel_events.setdefault(key, threading.Event())
         try:
+            if event.is_set():  # cancelled (or shut down) before it started
+                raise WorkerError("cancelled", f"{method}: cancelled before it started")
             answer = {
                 "id": request_id,
                 "result": self._load(params)
                 if method == "load"
-                else self._locate(request_id, params),
+                else self._locate(request_id, params, event),
             }
         except WorkerError as err:
             answer = {"id": request_id, "error": {"code": err.code, "message": str(err)}}
@@ -170,29 +233,22 @@ class Worker:
                 "id": request_id,
                 "error": {"code": "internal", "message": f"{type(err).__name__}: {err}"},
             }
-        self._cancel_events.pop(request_id, None)  # before answering: a later cancel finds nothing
+        if self._cancel_events.get(key) is event:  # before answering: a later cancel finds nothing
+            del self._cancel_events[key]
         self.send(answer)
 
     def _load(self, params: dict) -> dict:
         from ocgnet_geo.locate import DEFAULT_BATCH_BYTES, Locator
 
-        params = {**self.load_defaults, **{k: v for k, v in params.items() if v is not None}}
-        weights = params.get("weights")
-        if weights is None or weights == "":
+        params = {**self.load_defaults, **params}
+        if params.get("weights") in (None, ""):
             from ocgnet_geo.locate.bundled import default_model
 
-            weights = str(default_model())  # the bundled matcher
-        if not isinstance(weights, str):
-            raise WorkerError(
-                "invalid_params", "load: params.weights must be the path of a weights file"
-            )
+            params["weights"] = str(default_model())  # the bundled matcher
+        params = check_params("load", params)
         batch_mb = params.get("batch_mb", DEFAULT_BATCH_BYTES / (1 << 20))
-        if isinstance(batch_mb, bool) or not isinstance(batch_mb, (int, float)) or batch_mb <= 0:
-            raise WorkerError(
-                "invalid_params", f"load: batch_mb {batch_mb!r}: must be a number > 0"
-            )
         self.locator = Locator.from_weights(
-            weights,
+            params["weights"],
             device=params.get("device", "cpu"),
             view=params.get("view"),
             sigma=params.get("sigma"),
@@ -204,17 +260,14 @@ class Worker:
         )
         return self.hello()["model"]
 
-    def _locate(self, request_id: Any, params: dict) -> dict:
+    def _locate(self, request_id: Any, params: dict, event: threading.Event) -> dict:
         from ocgnet_geo.locate import Cancelled
 
         if self.locator is None:
             raise WorkerError(
                 "no_model", "locate: no model loaded (send load with a weights file first)"
             )
-        missing = [k for k in ("query", "click", "raster") if k not in params]
-        if missing:
-            raise WorkerError("invalid_params", f"locate: missing params {', '.join(missing)}")
-        event = self._cancel_events[request_id]
+        params = check_params("locate", params)
 
         def progress(fraction: float, message: str) -> None:
             self.send({"id": request_id, "progress": round(float(fraction), 4), "message": message})
@@ -232,6 +285,7 @@ class Worker:
                 cancel=event.is_set,
                 heading=params.get("heading"),
                 refine=params.get("refine"),
+                max_tiles=params.get("max_tiles"),
             )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None
@@ -256,21 +310,44 @@ def _bundled_model_name() -> str | None:
     return DEFAULT_MODEL.name if DEFAULT_MODEL.is_file() else None
 
 
+def _binary(stream: TextIO | BinaryIO) -> BinaryIO:
+    """The byte stream under ``stream`` (its ``buffer``); an in-memory text stream (tests)
+    is read whole and encoded."""
+    if hasattr(stream, "buffer"):
+        return stream.buffer
+    if isinstance(stream, io.TextIOBase):
+        return io.BytesIO(stream.read().encode("utf-8", "surrogateescape"))
+    return stream  # type: ignore[return-value]
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run_worker(weights: str | None = None, **load_params: Any) -> int:
     """Entry point of ``ocgnet-geo worker``: serve stdin/stdout; optionally preload weights.
     ``load_params`` (device, view, precision, threads, batch_mb) are also the defaults of
-    later ``load`` requests that leave them out."""
+    later ``load`` requests that leave them out. SIGTERM cancels the running search, lets
+    it clean up and exits with status 0."""
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="worker: %(message)s")
+    logging.captureWarnings(True)  # e.g. threads capped: to the stderr log
     defaults = {k: v for k, v in load_params.items() if v is not None and k != "view"}
     worker = Worker(sys.stdin, sys.stdout, load_defaults=defaults)
-    if weights:
-        worker._load(
-            {"weights": weights, **{k: v for k, v in load_params.items() if v is not None}}
-        )
-        log.info(
-            "model %s, %s",
-            worker.locator.model.model_id,
-            worker.hello()["model"]["precision_reason"],
-        )
-    log.info("ready (protocol %d)", PROTOCOL_VERSION)
-    return worker.serve()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        if weights:
+            worker._load(
+                {"weights": weights, **{k: v for k, v in load_params.items() if v is not None}}
+            )
+            log.info(
+                "model %s, %s",
+                worker.locator.model.model_id,
+                worker.hello()["model"]["precision_reason"],
+            )
+        log.info("ready (protocol %d)", PROTOCOL_VERSION)
+        return worker.serve()
+    except Terminated:  # during the preload
+        log.info("SIGTERM: shutting down")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -52,14 +52,27 @@ class OutputPathError(InputError):
 
 
 def check_output_path(path: str | os.PathLike, extensions: Sequence[str]) -> Path:
-    """Validate an output path before any work is done (existing folder, known extension)."""
+    """Validate an output path before any work is done: a known extension, not a folder,
+    in an existing folder where a file can be created (probed with a temp file, so
+    read-only mounts, ``/proc`` and permissions are all caught)."""
     out = Path(path)
+    if out.is_dir():
+        raise OutputPathError(f"output {str(path)!r}: is a folder, not a file name")
     if out.suffix.lower() not in extensions:
         raise OutputPathError(
             f"output {str(path)!r}: unknown extension (use {', '.join(extensions)})"
         )
     if not out.parent.resolve().is_dir():
         raise OutputPathError(f"output {str(path)!r}: folder {str(out.parent)!r} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".probe", dir=out.parent)
+    except OSError as err:
+        raise OutputPathError(
+            f"output {str(path)!r}: cannot create files in folder {str(out.parent)!r} "
+            f"({err.strerror or type(err).__name__})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
     return out
 
 

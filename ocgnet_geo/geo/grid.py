@@ -22,6 +22,7 @@ from ocgnet_geo.errors import (
     BBoxOutsideRasterError,
     InvalidBBoxError,
     ResolutionOutOfRangeError,
+    TooManyTilesError,
 )
 from ocgnet_geo.geo.boxes import reproject_geometries
 from ocgnet_geo.geo.crs import ground_scale, lonlat_of, parse_crs, utm_crs_for
@@ -68,7 +69,25 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
         raise InvalidBBoxError(
             f"bbox {values}: outside the area where {crs.to_string()} is defined"
         )
+    if crs.is_geographic:  # partly outside (after the swapped-axes check above)
+        _check_lonlat_range(values, crs)
     return values, crs  # type: ignore[return-value]
+
+
+def _check_lonlat_range(values: BBox, crs: CRS) -> None:
+    """Refuse a lon/lat bbox component outside -180..180 (x) or -90..90 (y), naming it."""
+    for name, value, limit, axis in zip(
+        ("minx", "miny", "maxx", "maxy"),
+        values,
+        (180, 90, 180, 90),
+        ("longitude", "latitude") * 2,
+        strict=True,
+    ):
+        if abs(value) > limit:
+            raise InvalidBBoxError(
+                f"bbox {values}: {name} {value:g} is outside the {axis} range "
+                f"-{limit}..{limit} of {crs.to_string()}"
+            )
 
 
 def _area_of_use(crs: CRS) -> BBox | None:
@@ -108,7 +127,16 @@ def search_area(
     if bbox is None:
         return footprint
     values, crs = validate_bbox(bbox, bbox_crs)
-    box = reproject_geometries(np.array([shapely.box(*values)]), crs, grid_crs)[0]
+    try:
+        box = reproject_geometries(np.array([shapely.box(*values)]), crs, grid_crs)[0]
+        finite = bool(np.isfinite(shapely.get_coordinates(box)).all())
+    except (shapely.errors.GEOSException, ValueError):
+        finite = False
+    if not finite:
+        raise InvalidBBoxError(
+            f"bbox {values}: cannot be transformed from {crs.to_string()} to the raster's "
+            f"grid CRS {grid_crs.to_string()} (partly outside where they are defined)"
+        )
     area = shapely.intersection(footprint, box)
     if area.is_empty or area.area <= 0:
         swapped = (values[1], values[0], values[3], values[2])
@@ -137,6 +165,7 @@ def tile_grid(
     overlap_px: int = 256,
     bbox: Sequence[float] | None = None,
     bbox_crs: object = "EPSG:4326",
+    max_tiles: int | None = None,
 ) -> list[TileSpec]:
     """North-up tiles of ``tile_px`` pixels at ``gsd_m`` metres per pixel covering the
     search area (the whole raster, or its intersection with ``bbox`` given in ``bbox_crs``).
@@ -148,6 +177,7 @@ def tile_grid(
     are in the raster's CRS when it is projected and in the local UTM zone when it is
     geographic; pixels are square on the ground. Tiles that do not touch the search area
     (corners of rotated rasters) are left out. Tiles are listed row by row, north to south.
+    More than ``max_tiles`` tiles (counted before any is built) raise :class:`TooManyTilesError`.
     """
     info = open_raster(raster)
     if not (
@@ -199,6 +229,13 @@ def tile_grid(
     # centre the grid on the area: split the surplus pixels evenly on both sides
     col0 -= ((ncols - 1) * stride + tile_px - width_px) // 2
     row0 -= ((nrows - 1) * stride + tile_px - height_px) // 2
+    if max_tiles is not None and nrows * ncols > max_tiles:
+        raise TooManyTilesError(
+            f"raster {info.source!r}: the search area needs {nrows * ncols:,} tiles "
+            f"({ncols:,} x {nrows:,} of {tile_px} px at {gsd_m:g} m/px), more than the limit "
+            f"of {max_tiles:,}; pass a bbox to search a smaller area, or raise the limit "
+            "(--max-tiles)"
+        )
 
     tiles = []
     for r in range(nrows):

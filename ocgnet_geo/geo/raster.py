@@ -33,7 +33,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 from rasterio.enums import ColorInterp, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from shapely import Polygon
@@ -140,11 +140,54 @@ def open_raster(
     try:
         with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                return _describe(src, path, source)
+            src = rasterio.open(path)
     except RasterioIOError as err:
-        reason = str(err).splitlines()[0] if str(err) else "GDAL cannot open it"
-        raise NotARasterError(f"raster {source!r}: not a raster GDAL can read ({reason})") from None
+        raise NotARasterError(
+            f"raster {source!r}: not a raster GDAL can read ({gdal_reason(err)})"
+        ) from None
+    try:
+        with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings(), src:
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return _describe(src, path, source)
+    except RasterioError as err:  # opened, then a read (statistics) failed
+        raise read_error(source, err) from None
+
+
+def gdal_reason(err: BaseException) -> str:
+    """GDAL's own one-line reason for a rasterio error (rasterio often says only "see
+    previous exception": the reason is the chained GDAL error)."""
+    for e in (err.__cause__, err.__context__, err):
+        text = str(e).strip() if e is not None else ""
+        if text and "See previous exception" not in text:
+            return text.splitlines()[0][:300]
+    return type(err).__name__
+
+
+def read_error(source: str, err: BaseException) -> RasterFileError:
+    """A :class:`RasterFileError` naming the raster and GDAL's reason (for a VRT whose
+    source is missing, GDAL's reason names the missing file)."""
+    return RasterFileError(
+        f"raster {source!r}: read failed (truncated or damaged file?): {gdal_reason(err)}"
+    )
+
+
+def _check_vrt_sources(path: str, source: str) -> None:
+    """Refuse a VRT file whose local source files are missing, naming the first one."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return  # GDAL reports it
+    base = Path(path).parent
+    for element in root.iter("SourceFilename"):
+        name = (element.text or "").strip()
+        if not name or name.startswith("/vsi") or ":" in name.split("/")[0][1:]:
+            continue  # virtual file systems, URLs, subdatasets: GDAL's business
+        relative = element.get("relativeToVRT", "0") == "1"
+        target = base / name if relative else Path(name)
+        if not target.exists():
+            raise RasterFileError(f"raster {source!r}: VRT source {name!r} is missing")
 
 
 def _resolve_path(source: str) -> str:
@@ -161,6 +204,8 @@ def _resolve_path(source: str) -> str:
         )
     if not os.access(path, os.R_OK):
         raise RasterFileError(f"raster {source!r}: file is not readable (permission denied)")
+    if path.suffix.lower() == ".vrt":
+        _check_vrt_sources(str(path), source)
     return str(path)
 
 
@@ -175,6 +220,11 @@ def _describe(src: rasterio.io.DatasetReaderBase, path: str, source: str) -> Ras
     if src.transform == Affine.identity():
         raise NotGeoreferencedError(
             f"raster {source!r}: has no geotransform (pixel coordinates only)"
+        )
+    if np.dtype(src.dtypes[0]).kind == "c":
+        raise NotARasterError(
+            f"raster {source!r}: {src.dtypes[0]} pixels are complex numbers (e.g. radar), "
+            "not imagery; not supported"
         )
     crs = parse_crs(src.crs, what=f"raster {source!r} CRS")
     t = src.transform
@@ -293,12 +343,17 @@ def read_tile(
     if info.palette is not None:
         resampling = Resampling.nearest  # class indices cannot be interpolated
     bands = list(dict.fromkeys(info.rgb_bands))
-    with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        if _is_window_of(info, tile):
-            data, valid = _read_window(info, tile, bands, resampling)
-        else:
-            data, valid = _read_warped(info, tile, bands, resampling, level)
+    try:
+        with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            if _is_window_of(info, tile):
+                data, valid = _read_window(info, tile, bands, resampling)
+            else:
+                data, valid = _read_warped(info, tile, bands, resampling, level)
+    except RasterioError as err:
+        raise read_error(info.source, err) from None
+    if data.dtype.kind == "f":
+        valid &= np.isfinite(data).all(axis=0)  # NaN pixels are invalid, declared or not
     if info.palette is not None:
         colours = info.palette[data[0]]
         rgb, valid = np.ascontiguousarray(colours[..., :3]), valid & (colours[..., 3] > 0)

@@ -4,12 +4,23 @@ In memory: least-recently-used, bounded in bytes. Optionally on disk: one safete
 per tile under a cache folder, so a restarted worker or another session skips the encoder
 too. Keys name the raster (path, size, modification time), the tile (CRS, transform, size)
 and the model, so a changed raster or other weights never hit stale features.
+
+The disk layer verifies and repairs itself: every entry records the cache format
+(:data:`CACHE_FORMAT`, also part of the file name's hash), its full key and the model id;
+an entry that fails to load, belongs to another key, format or model, or whose arrays the
+model's ``check_features`` refuses (wrong names, shapes, dtype, non-finite values) is deleted with a one-line
+:class:`CacheRepairWarning` and counted as a miss, so the tile is re-encoded and the entry
+rewritten. Temp files of writers that died (``<hash>.<pid>.tmp``) are removed on start. A
+cache folder that cannot be used is an :class:`CacheDirError` at start; a write that fails
+later (disk full) turns the disk layer off with a warning, never fails the search.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from ocgnet_geo.errors import InputError
+
+#: Version of the on-disk entry layout; entries of another version are replaced.
+CACHE_FORMAT = "2"
 #: Default memory budget: about 120 tiles of the official model (8.3 MB each).
 DEFAULT_MAX_BYTES = 1 << 30
 
@@ -30,11 +45,21 @@ def raster_cache_key(path: str) -> str:
     return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
+class CacheDirError(InputError):
+    """A cache folder that is a file, cannot be created or is not writable."""
+
+
+class CacheRepairWarning(UserWarning):
+    """A damaged disk-cache entry was deleted (its tile is re-encoded)."""
+
+
 class FeatureCache:
     """LRU of encoded tiles bounded by ``max_bytes``, with an optional disk layer in ``folder``.
 
     ``to_arrays`` / ``from_arrays`` convert features to named numpy arrays and back (the
-    model knows its feature type); they are needed only for the disk layer.
+    model knows its feature type); they are needed only for the disk layer. ``check``
+    (optional) says what is wrong with features read back (None when they are fine);
+    ``model_id`` is recorded in every entry and checked on reading.
     """
 
     def __init__(
@@ -43,16 +68,20 @@ class FeatureCache:
         folder: str | os.PathLike | None = None,
         to_arrays: Callable[[Any], dict[str, np.ndarray]] | None = None,
         from_arrays: Callable[[dict[str, np.ndarray]], Any] | None = None,
+        check: Callable[[Any], str | None] | None = None,
+        model_id: str = "",
     ) -> None:
         self.max_bytes = int(max_bytes)
-        self.folder = Path(folder) if folder is not None else None
+        self.folder = _usable_folder(Path(folder)) if folder is not None else None
         self._to_arrays = to_arrays
         self._from_arrays = from_arrays
+        self._check = check
+        self.model_id = str(model_id)
         self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self.bytes = 0
-        self.hits = self.misses = self.disk_hits = 0
+        self.hits = self.misses = self.disk_hits = self.repaired = 0
         if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.folder)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -92,7 +121,11 @@ class FeatureCache:
     def _file(self, key: str) -> Path | None:
         if self.folder is None or self._to_arrays is None or self._from_arrays is None:
             return None
-        return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.safetensors"
+        digest = hashlib.sha256(f"{CACHE_FORMAT}|{key}".encode()).hexdigest()[:32]
+        return self.folder / f"{digest}.safetensors"
+
+    def _metadata(self, key: str) -> dict[str, str]:
+        return {"key": key, "format": CACHE_FORMAT, "model": self.model_id}
 
     def _store(self, key: str, features: Any) -> None:
         path = self._file(key)
@@ -100,13 +133,24 @@ class FeatureCache:
             return
         from safetensors.numpy import save_file
 
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        save_file(
-            {k: np.ascontiguousarray(v) for k, v in self._to_arrays(features).items()},
-            str(tmp),
-            metadata={"key": key},
-        )
-        os.replace(tmp, path)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        try:
+            save_file(
+                {k: np.ascontiguousarray(v) for k, v in self._to_arrays(features).items()},
+                str(tmp),
+                metadata=self._metadata(key),
+            )
+            os.replace(tmp, path)
+        except OSError as err:  # disk full, folder removed, ...: go on without the disk layer
+            warnings.warn(
+                f"feature cache {str(self.folder)!r}: cannot write ({err.strerror or err}); "
+                "keeping encoded tiles in memory only",
+                CacheRepairWarning,
+                stacklevel=3,
+            )
+            self.folder = None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _load(self, key: str) -> Any | None:
         path = self._file(key)
@@ -116,12 +160,73 @@ class FeatureCache:
 
         try:
             with safe_open(str(path), framework="np") as f:
-                if (f.metadata() or {}).get("key") != key:
-                    return None
+                metadata = f.metadata() or {}
                 arrays = {name: f.get_tensor(name) for name in f.keys()}
-        except Exception:  # a damaged cache file is a miss, never an error
-            return None
-        return self._from_arrays(arrays)
+        except Exception as err:  # truncated, garbage, unreadable: repair, never fail
+            return self._repair(path, f"unreadable ({type(err).__name__})")
+        for field, want in self._metadata(key).items():
+            if metadata.get(field) != want:
+                return self._repair(path, f"{field} {metadata.get(field)!r}, expected {want!r}")
+        try:
+            features = self._from_arrays(arrays)
+        except Exception as err:  # a missing or misnamed array
+            return self._repair(path, f"does not convert ({type(err).__name__}: {err})")
+        problem = self._check(features) if self._check is not None else None
+        if problem:
+            return self._repair(path, problem)
+        return features
+
+    def _repair(self, path: Path, reason: str) -> None:
+        """Delete a damaged entry (the caller then re-encodes and rewrites it)."""
+        self.repaired += 1
+        warnings.warn(
+            f"feature cache: entry {path.name} damaged ({reason}); deleted, re-encoding the tile",
+            CacheRepairWarning,
+            stacklevel=4,
+        )
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _usable_folder(folder: Path) -> Path:
+    """``folder``, created if missing, after checking a file can be written in it; else
+    :class:`CacheDirError` naming it."""
+    if folder.exists() and not folder.is_dir():
+        raise CacheDirError(f"cache dir {str(folder)!r}: is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=folder)
+    except OSError as err:
+        raise CacheDirError(
+            f"cache dir {str(folder)!r}: cannot write there ({err.strerror or type(err).__name__})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else (or unknown): leave its file alone
+    return True
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete ``<hash>.<pid>.tmp`` files of writers that are no longer running; returns
+    how many were deleted."""
+    removed = 0
+    for tmp in folder.glob("*.*.tmp"):
+        pid = tmp.name.split(".")[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _nbytes(features: Any) -> int:

@@ -40,8 +40,9 @@ from ocgnet_geo.geo.export import (
 from ocgnet_geo.geo.grid import TileSpec, search_area, tile_grid
 from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
+from ocgnet_geo.locate.limits import check_raster_size, tile_limit
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
-from ocgnet_geo.locate.tile_model import TileHits
+from ocgnet_geo.locate.tile_model import TileHits, check_finite_hits
 
 #: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
 LARGE_SEARCH_TILES = 64
@@ -227,6 +228,8 @@ class Locator:
             cache_dir,
             to_arrays=getattr(model, "features_to_arrays", None),
             from_arrays=getattr(model, "features_from_arrays", None),
+            check=getattr(model, "check_features", None),
+            model_id=getattr(model, "model_id", ""),
         )
         self._nodata_tiles: set[str] = set()
         self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -307,12 +310,15 @@ class Locator:
         cancel: Callable[[], bool] | None = None,
         heading: object = None,
         refine: str | None = None,
+        max_tiles: int | None = None,
     ) -> LocateResult:
         """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
 
         ``bbox`` (minx, miny, maxx, maxy in ``bbox_crs``, x = easting/longitude) limits the
         search; the whole raster otherwise. ``progress(fraction, message)`` is called and
-        ``cancel()`` checked between tiles (a True raises :class:`Cancelled`).
+        ``cancel()`` checked between tiles (a True raises :class:`Cancelled`). A search of
+        more than ``max_tiles`` tiles (default without a bbox:
+        :data:`~ocgnet_geo.locate.limits.DEFAULT_MAX_TILES`) is refused before any work.
         ``heading`` (``DEG``, ``"DEG±TOL"`` or ``(DEG, TOL)``: degrees clockwise from north
         that the photo's top faces; default tolerance 30°) narrows the matcher's rotation
         search; other models ignore it with a warning. ``refine``: ``"geometric"`` verifies
@@ -338,6 +344,11 @@ class Locator:
         else:
             photo = prepare_query(query, click, model.query_hw)
         info = open_raster(raster)
+        check_raster_size(
+            info.source,
+            (info.width * info.pixel_size_m[0], info.height * info.pixel_size_m[1]),
+            model.gsd_m,
+        )
         tiles = tile_grid(
             info,
             model.gsd_m,
@@ -345,6 +356,7 @@ class Locator:
             overlap_px=model.tile_px // 4,
             bbox=bbox,
             bbox_crs=bbox_crs,
+            max_tiles=tile_limit(bbox, max_tiles),
         )
         self._warn_if_large(tiles, info)
         area = search_area(info, tiles[0].crs, bbox, bbox_crs)
@@ -367,6 +379,7 @@ class Locator:
             for p in pending:
                 # ask for more: boxes over nodata or outside the area are dropped
                 found = model.find(photo.rgb, photo.click, p.features, 20 * PER_TILE_K)
+                found = check_finite_hits(found, p.tile.id, model.model_id)
                 valid = self._valid_mask(p.key, info, p.tile, p.valid)
                 kept = where_searched(found, p.tile, valid, area, PER_TILE_K)
                 if len(kept.boxes):

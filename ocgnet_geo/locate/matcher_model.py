@@ -141,6 +141,21 @@ class MatcherTileModel:
     def features_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any:
         return self._torch.from_numpy(arrays["cells"]).to(self.device)
 
+    def check_features(self, features: Any) -> str | None:
+        """What is wrong with features read back from the disk cache, or None when they are
+        what :meth:`encode` gives: float32 ``(1, channels, T/stride, T/stride)``, finite."""
+        grid = self.tile_px // self.config.stride
+        shape = (1, self.config.channels, grid, grid)
+        if not isinstance(features, self._torch.Tensor):
+            return "cells: missing"
+        if tuple(features.shape) != shape:
+            return f"cells: shape {tuple(features.shape)}, expected {shape}"
+        if features.dtype != self._torch.float32:
+            return f"cells: dtype {features.dtype}, expected torch.float32"
+        if not bool(self._torch.isfinite(features).all()):
+            return "cells: non-finite values"
+        return None
+
     # --- search ---------------------------------------------------------------------------
 
     def scales(self) -> list[float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,26 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
     """The photo as uint8 RGB (H, W, 3), EXIF orientation applied."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from ocgnet_geo.locate.limits import MAX_PHOTO_PIXELS, PhotoTooLargeError, check_photo_pixels
+
     p = Path(path)
+    if p.is_dir():
+        raise PhotoError(f"photo {str(path)!r}: is a folder, not an image file")
     if not p.is_file():
         raise PhotoError(f"photo {str(path)!r}: file not found")
     try:
-        with Image.open(p) as im:
+        with warnings.catch_warnings():  # Pillow's bomb warning: our own limit decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+        with im:
+            check_photo_pixels(str(path), *im.size)  # from the header, before decoding
             im = ImageOps.exif_transpose(im)
             rgb = np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError:  # Pillow's own, larger limit, raised by open()
+        raise PhotoTooLargeError(
+            f"photo {str(path)!r}: more pixels than the limit of "
+            f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels (a decompression bomb?); downscale it"
+        ) from None
     except (UnidentifiedImageError, OSError) as err:
         raise PhotoError(
             f"photo {str(path)!r}: not an image Pillow can read ({type(err).__name__})"

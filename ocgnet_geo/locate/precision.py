@@ -173,8 +173,11 @@ def physical_cores(cpuinfo: Path = CPUINFO) -> int:
 
 
 def resolve_threads(threads: int | str | None) -> int:
-    """The thread count to use: ``threads`` when given (a positive integer), else
+    """The thread count to use: ``threads`` when given (a positive integer, capped at the
+    CPUs available with a warning, see :func:`ocgnet_geo.locate.limits.cap_threads`), else
     :func:`physical_cores`. Raises :class:`ThreadsError`."""
+    from ocgnet_geo.locate.limits import cap_threads
+
     if threads is None:
         return physical_cores()
     try:
@@ -183,7 +186,7 @@ def resolve_threads(threads: int | str | None) -> int:
         value = 0
     if isinstance(threads, bool) or value < 1 or str(value) != str(threads).strip():
         raise ThreadsError(f"threads {threads!r}: must be a whole number >= 1")
-    return value
+    return cap_threads(value)
 
 
 def apply_threads(threads: int | str | None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +29,10 @@ DEFAULT_TILE_GSD_M = 0.5
 ENCODE_BYTES_PER_PX = {"darknet53": 200, "mobilenetv2": 250}
 #: Bytes per activation element of each precision mode.
 MODE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+#: Ground resolutions a user may ask the model to run at, metres per pixel: from 1 cm
+#: (close-range drone) to 100 m (coarser than any raster an object could be found in).
+GSD_RANGE_M = (0.01, 100.0)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -120,7 +125,11 @@ class TorchTileModel:
         self.view = config.view
         self.query_hw = tuple(config.query_hw)
         self.tile_px = config.tile_size
-        self.gsd_m = float(gsd_m or config.tile_gsd_m or DEFAULT_TILE_GSD_M)
+        self.gsd_m = (
+            check_gsd(gsd_m)
+            if gsd_m is not None
+            else float(config.tile_gsd_m or DEFAULT_TILE_GSD_M)
+        )
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         self._last_query: tuple[tuple, Any] | None = None
@@ -193,6 +202,25 @@ class TorchTileModel:
             self._last_query = (key, self.net.encode_query(self._normalise(query_rgb), clickmap))
         return self._last_query[1]
 
+    def check_features(self, features: Any) -> str | None:
+        """What is wrong with features read back from the disk cache (wrong shape, dtype or
+        non-finite values), or None when they are what :meth:`encode` gives: normalized
+        ``(1, 512, T/16, T/16)`` and pooled ``(1, 512, T/128, T/128)`` in this precision's
+        dtype (see :class:`ocgnet_geo.models.ocgnet.network.ReferenceFeatures`)."""
+        grid = self.tile_px // 16
+        expected = {"normalized": (1, 512, grid, grid), "pooled": (1, 512, grid // 8, grid // 8)}
+        for name, shape in expected.items():
+            t = getattr(features, name, None)
+            if not isinstance(t, self._torch.Tensor):
+                return f"{name}: missing"
+            if tuple(t.shape) != shape:
+                return f"{name}: shape {tuple(t.shape)}, expected {shape}"
+            if t.dtype != self._dtype:
+                return f"{name}: dtype {t.dtype}, expected {self._dtype}"
+            if not bool(self._torch.isfinite(t).all()):
+                return f"{name}: non-finite values"
+        return None
+
     def features_to_arrays(self, features: Any) -> dict[str, np.ndarray]:
         """Named numpy arrays for the disk cache. numpy has no bfloat16: bf16 tensors are
         stored bit for bit as int16 under the name ``<field>.bf16``."""
@@ -219,8 +247,60 @@ class TorchTileModel:
         return ReferenceFeatures(normalized=tensor("normalized"), pooled=tensor("pooled"))
 
 
+def check_gsd(gsd_m: object) -> float:
+    """``gsd_m`` as a float if it is a finite number within :data:`GSD_RANGE_M`; else a
+    one-line :class:`~ocgnet_geo.errors.ResolutionOutOfRangeError` (0 is an error, not
+    "not given")."""
+    from ocgnet_geo.errors import ResolutionOutOfRangeError
+
+    lo, hi = GSD_RANGE_M
+    try:
+        value = float(gsd_m)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(gsd_m, bool) or not (lo <= value <= hi):  # NaN fails the comparison
+        shown = f"{value:g}" if isinstance(gsd_m, (int, float)) else repr(gsd_m)
+        raise ResolutionOutOfRangeError(
+            f"gsd {shown}: the model's ground resolution must be a number of metres per "
+            f"pixel from {lo:g} to {hi:g}"
+        )
+    return value
+
+
 class WeightsFileError(InputError):
     """A weights path that does not exist or has an unknown extension."""
+
+
+class NonFiniteOutputError(InputError):
+    """The weights produce NaN or infinite outputs (damaged weights)."""
+
+
+def check_finite_weights(model: Any, source: str) -> None:
+    """Refuse a network with a NaN or infinite parameter or buffer, naming the first one."""
+    import torch
+
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise NonFiniteOutputError(
+                f"weights {source!r}: tensor {name!r} holds non-finite values (NaN or inf); "
+                "the file is damaged"
+            )
+
+
+def check_finite_hits(hits: TileHits, tile: str, model_id: str) -> TileHits:
+    """``hits`` if its boxes, logits and partition are finite; else a one-line
+    :class:`NonFiniteOutputError` (before any polygon is built from them)."""
+    finite = (
+        np.isfinite(hits.boxes).all()
+        and np.isfinite(hits.logits).all()
+        and np.isfinite(hits.log_partition)
+    )
+    if not finite:
+        raise NonFiniteOutputError(
+            f"model {model_id!r}: the weights produce non-finite outputs (NaN or inf) on "
+            f"tile {tile}; the weights are damaged"
+        )
+    return hits
 
 
 def load_tile_model(
@@ -245,13 +325,19 @@ def load_tile_model(
     resolved for ``device`` by :func:`ocgnet_geo.locate.precision.resolve_precision`; ``threads``
     (default: physical cores) sets PyTorch's thread count for the whole process.
     """
+    from ocgnet_geo.locate.limits import check_device
     from ocgnet_geo.locate.precision import apply_threads, resolve_precision
     from ocgnet_geo.models.ocgnet import load_model, load_official
 
-    resolved = resolve_precision(precision, device)  # bad values fail before any loading
+    device = check_device(device)  # bad values fail before any loading
+    resolved = resolve_precision(precision, device)
+    if gsd_m is not None:
+        check_gsd(gsd_m)
     apply_threads(threads)
 
     p = Path(path)
+    if p.is_dir():
+        raise WeightsFileError(f"weights {str(path)!r}: is a folder, not a weights file")
     if not p.is_file():
         raise WeightsFileError(f"weights {str(path)!r}: file not found")
     name = p.name.lower()
@@ -259,6 +345,13 @@ def load_tile_model(
         return _load_matcher(p, device=device, view=view, gsd_m=gsd_m)
     if name.endswith(".safetensors"):
         model = load_model(p)
+        if sigma is not None:
+            warnings.warn(
+                f"--sigma {sigma:g}: ignored: our weights record their own click-map sigma "
+                f"({model.config.sigma:g}); --sigma applies to official .pth.tar files",
+                UserWarning,
+                stacklevel=2,
+            )
         if view is not None and view != model.config.view:
             raise WeightsFileError(
                 f"weights {str(path)!r}: a {model.config.view}-view model, not {view} (use weights trained for {view} photos)"
@@ -272,6 +365,7 @@ def load_tile_model(
         raise WeightsFileError(
             f"weights {str(path)!r}: unknown format (use .safetensors or an official .pth.tar)"
         )
+    check_finite_weights(model, str(path))
     return TorchTileModel(
         model,
         model_id=weights_id(p),

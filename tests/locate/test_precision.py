@@ -69,9 +69,14 @@ def test_bad_thread_counts(bad: object) -> None:
         resolve_threads(bad)
 
 
-def test_thread_counts() -> None:
+def test_thread_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocgnet_geo.locate import limits
+
+    monkeypatch.setattr(limits, "available_cpus", lambda: 4)
     assert resolve_threads("3") == 3 and resolve_threads(1) == 1
     assert resolve_threads(None) == physical_cores()
+    with pytest.warns(limits.ResourceCapWarning, match="threads 99999: capped at 4"):
+        assert resolve_threads(99999) == 4
 
 
 # --- the pipeline in reduced precision --------------------------------------------------------
@@ -264,7 +269,6 @@ def test_worker_load_takes_precision_and_reports_it(
     light_weights: Path, photo: Path, utm_spot_raster: Path
 ) -> None:
     import io
-    import threading
 
     from ocgnet_geo.cli.worker import Worker
 
@@ -284,7 +288,6 @@ def test_worker_load_takes_precision_and_reports_it(
     out = io.StringIO()
     worker = Worker(io.StringIO(), out)
     for request in requests:  # as the job thread runs them, one after the other
-        worker._cancel_events[request["id"]] = threading.Event()
         worker._run_job(request["id"], request["method"], request["params"])
     answers = {
         m["id"]: m for m in map(json.loads, out.getvalue().splitlines()) if "progress" not in m

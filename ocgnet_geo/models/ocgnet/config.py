@@ -190,8 +190,13 @@ class ModelConfig:
             raise ModelConfigError(f"{source}: unknown config keys {unknown}")
         values = dict(data)
         if "anchors" in values:
-            values["anchors"] = tuple(tuple(a) for a in values["anchors"])
-        try:
+            try:
+                values["anchors"] = tuple(tuple(a) for a in values["anchors"])
+            except TypeError:  # e.g. "anchors": 5
+                raise ModelConfigError(
+                    f"{source}: anchors {values['anchors']!r}: expected 9 [w, h] pairs"
+                ) from None
+        try:  # other wrong types are config errors too, not tracebacks
             return cls(**values)
         except (TypeError, ValueError) as err:
             if isinstance(err, ModelConfigError):

@@ -17,6 +17,7 @@ Every failure is a :class:`WeightsError` with a one-line message naming the file
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,6 +52,23 @@ def _listed(names: list[str]) -> str:
     shown = ", ".join(names[:_MAX_LISTED])
     more = len(names) - _MAX_LISTED
     return f"{shown} (+{more} more)" if more > 0 else shown
+
+
+def _refusal_reason(text: str) -> str:
+    """What the weights-only unpickler refused, from its long message: the global
+    (``posix.system``) when it names one, else its first specific line."""
+    found = re.search(r"GLOBAL\s+([\w.]+)", text)
+    if found:
+        return f"it references the global {found.group(1)}"
+    after = text.split("WeightsUnpickler error:", 1)[-1]
+    specific = [
+        line.strip()
+        for line in after.splitlines()
+        if line.strip()
+        and not line.startswith(("Weights only load failed", "Check the doc"))
+        and "weights_only" not in line
+    ]
+    return specific[0][:160] if specific else "disallowed content"
 
 
 def _existing_file(path: PathLike) -> Path:
@@ -104,8 +122,7 @@ def torch_load_safe(path: PathLike) -> object:
     except pickle.UnpicklingError as err:
         text = str(err)
         if "Weights only load failed" in text:
-            after = text.split("WeightsUnpickler error:", 1)[-1].strip()
-            reason = after.splitlines()[0][:120] if after else "disallowed content"
+            reason = _refusal_reason(text)
             raise WeightsError(
                 f"{p}: refused by the safe loader (only tensors and plain containers are "
                 f"allowed; the file may contain code; nothing was executed): {reason}"
