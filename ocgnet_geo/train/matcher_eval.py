@@ -341,6 +341,8 @@ def evaluate_places(
     for name, settings, use_verification in todo:
         runs = collect_all(weights, root, runs_dir, settings, every, progress)
         for subset, part in (("buildings", buildings_only(runs)), ("all", runs)):
+            if not len(part):
+                continue
             lopo = leave_one_place_out(part, use_verification)
             _add(report, name, subset, lopo, part)
             if name == "matcher" and subset == "buildings":
@@ -353,6 +355,8 @@ def evaluate_places(
             for folder in folders:
                 sift.extend(sift_alone(folder, place, factor, every))
         for subset, part in (("buildings", buildings_only(sift)), ("all", sift)):
+            if not len(part):
+                continue
             acc, _ = score(part, factor, 0.02, use_verification=False)
             per = {
                 p: {
@@ -366,6 +370,8 @@ def evaluate_places(
             _add(report, "SIFT alone", subset, per, part)
     full = collect_all(weights, root, runs_dir, {}, every, progress)
     for subset, part in (("buildings", buildings_only(full)), ("all", full)):
+        if not len(part):
+            continue
         places = np.array(part.place)
         per = {}
         for place in sorted(set(part.place)):
@@ -397,6 +403,8 @@ def _anchors(tile_px: int) -> list[tuple[float, float]]:
 def _add(report: dict, method: str, subset: str, per_place: dict, runs: Runs) -> None:
     from ocgnet_geo.train.metrics import summarize
 
+    if not per_place:
+        return
     if method not in report["methods"]:
         report["methods"].append(method)
     for place, res in per_place.items():
