@@ -8,7 +8,10 @@ Layout: ``ROOT/<dataset>/<dataset>_{train,val,test}.pth``, ``ROOT/<dataset>/quer
 * ``clickmap`` float32 ``[Hq, Wq]`` (the model config's kind and sigma) and ``click``
   float32 ``[2]`` (x, y) in resized query pixels;
 * ``satellite`` float32 ``[3, T, T]`` ImageNet-normalised, resized to ``tile_size`` T;
-* ``bbox`` float32 ``[4]`` xyxy in pixels of the T-sized tile, clamped to ``[0, T−1]``;
+* ``bbox`` float32 ``[4]`` xyxy in pixels of the T-sized tile, clamped to ``[0, T−1]``,
+  read as ``gt_boxes`` says (:data:`GT_BOXES`; by default truncated to whole pixels of the
+  stored satellite image, as the reference loader does); without augmentation also
+  ``bbox_int`` and ``bbox_float``, the same box in both conventions (for reports);
 * ``gsd_m`` float32 metres per pixel of the T-sized tile (NaN when the name carries no
   georeferencing); ``index`` int64; ``class_name`` str.
 """
@@ -28,6 +31,12 @@ from ocgnet_geo.data.records import SPLITS, Record, load_split, parse_satellite_
 from ocgnet_geo.models.ocgnet.clickmap import detgeo_clickmap, gaussian_clickmap
 from ocgnet_geo.models.ocgnet.config import ModelConfig
 
+#: How ground-truth boxes are read. ``"int"`` (the default): truncated to whole pixels of the
+#: stored satellite image before resizing, augmentation and clamping, as the reference loader
+#: does (``np.array(bbox, dtype=int)``); its metrics, training targets and the paper's table
+#: come from these. ``"float"``: the exact boxes of the split file.
+GT_BOXES = ("int", "float")
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -36,6 +45,14 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """uint8 ``(H, W, 3)`` → ImageNet-normalised float32 ``[3, H, W]``."""
     x = (rgb.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def gt_box(bbox: tuple[float, ...] | np.ndarray, gt_boxes: str = "int") -> np.ndarray:
+    """A record's box (stored-image pixels) in the ``gt_boxes`` convention (:data:`GT_BOXES`)."""
+    if gt_boxes not in GT_BOXES:
+        raise ValueError(f"gt_boxes={gt_boxes!r}: not one of {list(GT_BOXES)}")
+    box = np.asarray(bbox, dtype=float)
+    return np.trunc(box) if gt_boxes == "int" else box
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -60,6 +77,7 @@ class CVOGLDataset(Dataset):
             query and tile together (:func:`~ocgnet_geo.data.augment.joint_dihedral`).
         sigma: override the config's sigma fraction for the click maps.
         seed: base seed of the augmentation RNG (per sample: seed, epoch, index).
+        gt_boxes: ``"int"`` (reference, default) or ``"float"`` (exact), see :data:`GT_BOXES`.
     """
 
     def __init__(
@@ -73,9 +91,13 @@ class CVOGLDataset(Dataset):
         seed: int = 0,
         augment_rotate: bool = True,
         augment_joint: bool = False,
+        gt_boxes: str = "int",
     ) -> None:
         if split not in SPLITS:
             raise DatasetError(f"split {split!r}: not one of {list(SPLITS)}")
+        if gt_boxes not in GT_BOXES:
+            raise DatasetError(f"gt_boxes {gt_boxes!r}: not one of {list(GT_BOXES)}")
+        self.gt_boxes = gt_boxes
         self.folder = Path(root) / dataset
         if not self.folder.is_dir():
             raise DatasetError(f"dataset folder {self.folder}: not found")
@@ -116,7 +138,8 @@ class CVOGLDataset(Dataset):
         sat = read_rgb(self.folder / "satellite" / rec.satellite_name)
         t = self.config.tile_size
         sh, sw = sat.shape[:2]
-        box = np.array(rec.bbox, dtype=float) * [t / sw, t / sh, t / sw, t / sh]
+        scale = np.array([t / sw, t / sh, t / sw, t / sh])
+        box = gt_box(rec.bbox, self.gt_boxes) * scale
         if (sh, sw) != (t, t):
             sat = np.asarray(Image.fromarray(sat).resize((t, t), Image.BILINEAR))
         if self.augment:
@@ -128,7 +151,7 @@ class CVOGLDataset(Dataset):
         box = np.clip(box, 0, t - 1)
         geo = parse_satellite_name(rec.satellite_name)
         gsd = geo.extent_m / t if geo is not None else float("nan")
-        return {
+        sample = {
             "query": to_tensor(query),
             "clickmap": self.clickmap(click),
             "click": torch.tensor(click, dtype=torch.float32),
@@ -138,3 +161,8 @@ class CVOGLDataset(Dataset):
             "index": torch.tensor(index, dtype=torch.int64),
             "class_name": rec.class_name,
         }
+        if not self.augment:
+            for mode in GT_BOXES:
+                both = np.clip(gt_box(rec.bbox, mode) * scale, 0, t - 1)
+                sample[f"bbox_{mode}"] = torch.tensor(both, dtype=torch.float32)
+        return sample

@@ -99,14 +99,18 @@ def geojson_feature_collection(
 ) -> dict:
     """An RFC 7946 FeatureCollection: polygons reprojected from ``crs`` to EPSG:4326 with
     densified edges, lon/lat order, counter-clockwise exteriors, coordinates rounded to
-    :data:`GEOJSON_DECIMALS` places, no ``crs`` member. Exterior rings only: polygons with
+    :data:`GEOJSON_DECIMALS` places, no ``crs`` member. A polygon that crosses the
+    antimeridian is cut there into a MultiPolygon whose parts lie on one side each
+    (:func:`split_antimeridian`, RFC 7946 section 3.1.9). Exterior rings only: polygons with
     holes are refused (candidates are boxes)."""
     geoms = np.asarray(polygons, dtype=object).ravel()
     if len(geoms) != len(properties):
         raise ValueError(f"{len(geoms)} polygons but {len(properties)} property records")
     lonlat = reproject_geometries(geoms, parse_crs(crs), "EPSG:4326")
-    lonlat = shapely.orient_polygons(lonlat, exterior_cw=False)
-    if shapely.get_num_interior_rings(lonlat).any():
+    lonlat = shapely.orient_polygons(split_antimeridian(lonlat), exterior_cw=False)
+    multi = shapely.get_type_id(lonlat) == shapely.GeometryType.MULTIPOLYGON
+    parts = shapely.get_parts(lonlat) if multi.any() else lonlat
+    if shapely.get_num_interior_rings(parts).any():
         raise ValueError("geojson_feature_collection: polygons with holes are not supported")
     coords, index = shapely.get_coordinates(lonlat, return_index=True)
     coords = np.round(coords, GEOJSON_DECIMALS)
@@ -117,11 +121,61 @@ def geojson_feature_collection(
             {
                 "type": "Feature",
                 "properties": {k: _json_value(v) for k, v in props.items()},
-                "geometry": {"type": "Polygon", "coordinates": [pairs[bounds[i] : bounds[i + 1]]]},
+                "geometry": _multipolygon(lonlat[i])
+                if multi[i]
+                else {"type": "Polygon", "coordinates": [pairs[bounds[i] : bounds[i + 1]]]},
             }
             for i, props in enumerate(properties)
         ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _multipolygon(geometry: shapely.MultiPolygon) -> dict:
+    parts = [
+        [np.round(shapely.get_coordinates(part), GEOJSON_DECIMALS).tolist()]
+        for part in geometry.geoms
+    ]
+    return {"type": "MultiPolygon", "coordinates": parts}
+
+
+def split_antimeridian(geometries: np.ndarray) -> np.ndarray:
+    """Lon/lat polygons (EPSG:4326, degrees) with those that cross the antimeridian cut
+    along it into MultiPolygons, one part per side, each within -180..180 (RFC 7946
+    section 3.1.9).
+
+    A polygon crosses it when an edge of its exterior jumps by more than 180 degrees of
+    longitude (a reprojected vertex on each side: the short way round is across 180). Its
+    longitudes are unwrapped onto one side, the result is clipped to each 360-degree band
+    and shifted back. Other geometries are returned unchanged.
+    """
+    geoms = np.asarray(geometries, dtype=object).ravel().copy()
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    jumps = (np.abs(np.diff(coords[:, 0])) > 180.0) & (index[1:] == index[:-1])
+    for i in np.unique(index[1:][jumps]):
+        if isinstance(geoms[i], shapely.Polygon) and not len(geoms[i].interiors):
+            geoms[i] = _split_polygon(geoms[i])
+    return geoms
+
+
+def _split_polygon(polygon: shapely.Polygon) -> shapely.Geometry:
+    """``polygon``'s exterior, unwrapped and cut at every odd multiple of 180 degrees."""
+    ring = np.asarray(polygon.exterior.coords)
+    steps = np.diff(ring[:, 0])
+    lon = ring[0, 0] + np.concatenate([[0.0], np.cumsum(steps - 360.0 * np.round(steps / 360.0))])
+    unwrapped = shapely.Polygon(np.column_stack([lon, ring[:, 1]]))
+    parts = []
+    for band in range(
+        math.floor((lon.min() + 180.0) / 360.0), math.ceil((lon.max() - 180.0) / 360.0) + 1
+    ):
+        west = -180.0 + 360.0 * band
+        piece = shapely.clip_by_rect(unwrapped, west, -90.0, west + 360.0, 90.0)
+        piece = shapely.transform(piece, lambda xy, shift=360.0 * band: xy - [shift, 0.0])
+        parts.extend(
+            p for p in shapely.get_parts(piece) if isinstance(p, shapely.Polygon) and p.area > 0
+        )
+    if not parts:  # degenerate: leave it as it was
+        return polygon
+    return shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
 @contextmanager

@@ -205,12 +205,13 @@ def tile_grid(
     mx, my = ground_scale(crs, cx, cy, step=max(gsd_m, 1e-6) if not crs.is_geographic else 1e-5)
     res_x, res_y = gsd_m / mx, gsd_m / my
     t = info.transform
-    if (
+    native = (
         crs == info.crs
         and not info.is_rotated
         and _within(res_x, abs(t.a))
         and _within(res_y, abs(t.e))
-    ):
+    )
+    if native:
         # close enough to the raster's own pixels: use them exactly (no resampling, and no
         # sliver of extra tiles from a 0.04 % map-scale difference such as UTM's)
         res_x, res_y, gsd_m = abs(t.a), abs(t.e), info.gsd_m
@@ -237,12 +238,17 @@ def tile_grid(
             "(--max-tiles)"
         )
 
+    whole_pixels = native and t.a > 0 and t.e < 0  # the lattice is the raster's own grid
     tiles = []
     for r in range(nrows):
         for c in range(ncols):
-            x0 = fx0 + (col0 + c * stride) * res_x
-            y0 = fy1 - (row0 + r * stride) * res_y
-            transform = Affine(res_x, 0.0, x0, 0.0, -res_y, y0)
+            col, row = col0 + c * stride, row0 + r * stride  # in lattice pixels
+            if whole_pixels:
+                # placed by the raster's own transform from whole raster pixels, so the
+                # origin is the nearest float to that pixel edge (see raster.SNAP_PX)
+                transform = t @ Affine.translation(col, row)
+            else:
+                transform = Affine(res_x, 0.0, fx0 + col * res_x, 0.0, -res_y, fy1 - row * res_y)
             tiles.append(TileSpec(f"r{r}c{c}", crs, transform, tile_px, tile_px, gsd_m, r, c))
     polygons = np.array([t.polygon for t in tiles])
     touching = shapely.intersects(polygons, area) & ~shapely.touches(polygons, area)

@@ -61,6 +61,9 @@ STRETCH_PERCENTILES = (2.0, 98.0)
 _STATS_MAX_SIDE = 512  # pixels of the decimated read used for stretch statistics
 _STATS_WINDOWS = 8  # 8 x 8 sample windows when a large raster has no overviews
 _STATS_WINDOW_PX = 64
+#: Window offsets (raster pixels) within this distance of a whole pixel are snapped to it
+#: before GDAL reads: grid arithmetic in CRS units leaves float noise of ~1e-10 px.
+SNAP_PX = 1e-6
 
 
 @dataclass(frozen=True)
@@ -332,24 +335,16 @@ def read_tile(
     Only the source blocks under the tile are read, from the coarsest overview that is
     still as fine as the tile.
 
-    A tile in the raster's own CRS over a north-up raster is a (scaled) window of it and is
-    read with GDAL's resampling reader; any other tile goes through GDAL's warper.
+    Tile pixel (i, j) holds the raster sampled at ``tile.transform @ (i + 0.5, j + 0.5)``:
+    a tile that is a whole-pixel or scaled window of a north-up raster in its own CRS is
+    read with GDAL's resampling reader (window offsets within :data:`SNAP_PX` of a whole
+    pixel are snapped to it first); any other tile, including an unscaled one offset by a
+    fraction of a pixel, goes through GDAL's warper.
     """
     info = open_raster(raster)
-    ratio = tile.gsd_m / min(info.pixel_size_m)
-    level, factor = _overview_level(info.overview_factors, ratio)
-    if resampling is None:
-        resampling = Resampling.average if ratio / factor >= 1.5 else Resampling.bilinear
-    if info.palette is not None:
-        resampling = Resampling.nearest  # class indices cannot be interpolated
     bands = list(dict.fromkeys(info.rgb_bands))
     try:
-        with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            if _is_window_of(info, tile):
-                data, valid = _read_window(info, tile, bands, resampling)
-            else:
-                data, valid = _read_warped(info, tile, bands, resampling, level)
+        data, valid = _read_bands(info, tile, bands, resampling)
     except RasterioError as err:
         raise read_error(info.source, err) from None
     if data.dtype.kind == "f":
@@ -364,20 +359,76 @@ def read_tile(
     return rgb, valid
 
 
-def _is_window_of(info: RasterInfo, tile: TileSpec) -> bool:
-    """True when the tile's pixels are a scaled, unrotated window of the raster's pixels."""
+def _read_bands(
+    info: RasterInfo, tile: TileSpec, bands: list[int], resampling: Resampling | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw values of ``bands`` (raster dtype, ``(len(bands), height, width)``) resampled
+    at the tile's transform, and the validity mask; see :func:`read_tile`."""
+    ratio = tile.gsd_m / min(info.pixel_size_m)
+    level, factor = _overview_level(info.overview_factors, ratio)
+    if resampling is None:
+        resampling = Resampling.average if ratio / factor >= 1.5 else Resampling.bilinear
+    if info.palette is not None:
+        resampling = Resampling.nearest  # class indices cannot be interpolated
+    with rasterio.Env(**GDAL_OPTIONS), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        window = _window_of(info, tile)
+        if window is not None and (
+            # GDAL's windowed average takes a shortcut at some anisotropic scales (exactly
+            # 2 across and a fraction down, i.e. non-square raster pixels) that misplaces
+            # rows by up to 1/3 px; the warper does not
+            resampling != Resampling.average or window.scale_x == window.scale_y
+        ):
+            return _read_window(info, tile, window, bands, resampling)
+        return _read_warped(info, tile, bands, resampling, level)
+
+
+@dataclass(frozen=True)
+class _TileWindow:
+    """Where a tile lies in a north-up raster's pixel grid: the raster pixel (edges
+    convention) of the tile's top-left corner and the raster pixels per tile pixel."""
+
+    col_off: float
+    row_off: float
+    scale_x: float
+    scale_y: float
+
+
+def _window_of(info: RasterInfo, tile: TileSpec) -> _TileWindow | None:
+    """The tile as a window of the raster's pixels, or None when GDAL's windowed reader
+    cannot read it exactly (rotated raster or tile, another CRS, flipped axes, or a
+    fraction of a pixel of offset on an axis read 1:1).
+
+    Offsets and scales within :data:`SNAP_PX` raster pixels (over the tile) of a whole
+    number are snapped to it: float noise of the grid arithmetic such as
+    ``171.9999999998998`` must not become a one-pixel shift. (A window read 1:1 is a copy
+    of whole pixels from ``int(offset)``: with ``GDAL_NUM_THREADS`` set, GDAL 3.10 drops the
+    fraction of the offset instead of resampling.)
+    """
     r, t = info.transform, tile.transform
     north_up = r.b == 0 and r.d == 0 and t.b == 0 and t.d == 0
-    return north_up and r.a * t.a > 0 and r.e * t.e > 0 and tile.crs == info.crs
+    if not (north_up and r.a * t.a > 0 and r.e * t.e > 0 and tile.crs == info.crs):
+        return None
+    scale_x = _snap(t.a / r.a, SNAP_PX / max(tile.width, 1))
+    scale_y = _snap(t.e / r.e, SNAP_PX / max(tile.height, 1))
+    col_off, row_off = _snap((t.c - r.c) / r.a), _snap((t.f - r.f) / r.e)
+    if (scale_x == 1 and not col_off.is_integer()) or (scale_y == 1 and not row_off.is_integer()):
+        return None  # a 1:1 read would drop the fraction: resample with the warper
+    return _TileWindow(col_off, row_off, scale_x, scale_y)
+
+
+def _snap(value: float, tolerance: float = SNAP_PX) -> float:
+    """``value`` rounded to the nearest whole number when within ``tolerance`` of it."""
+    nearest = float(round(value))
+    return nearest if abs(value - nearest) <= tolerance else value
 
 
 def _read_window(
-    info: RasterInfo, tile: TileSpec, bands: list[int], resampling: Resampling
+    info: RasterInfo, tile: TileSpec, window: _TileWindow, bands: list[int], resampling: Resampling
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windowed read (GDAL picks the overview) of the tile pixels that lie inside the raster."""
-    r, t = info.transform, tile.transform
-    sx, sy = t.a / r.a, t.e / r.e  # raster pixels per tile pixel
-    col_off, row_off = (t.c - r.c) / r.a, (t.f - r.f) / r.e
+    col_off, row_off = window.col_off, window.row_off
+    sx, sy = window.scale_x, window.scale_y
     eps = 1e-6
     i0 = max(0, math.ceil(-col_off / sx - eps))
     j0 = max(0, math.ceil(-row_off / sy - eps))
@@ -387,13 +438,13 @@ def _read_window(
     valid = np.zeros((tile.height, tile.width), dtype=bool)
     if i1 <= i0 or j1 <= j0:
         return data, valid
-    window = Window(col_off + i0 * sx, row_off + j0 * sy, (i1 - i0) * sx, (j1 - j0) * sy)
+    win = Window(col_off + i0 * sx, row_off + j0 * sy, (i1 - i0) * sx, (j1 - j0) * sy)
     shape = (j1 - j0, i1 - i0)
     with rasterio.open(info.path) as src:
         data[:, j0:j1, i0:i1] = src.read(
-            bands, window=window, out_shape=(len(bands), *shape), resampling=resampling
+            bands, window=win, out_shape=(len(bands), *shape), resampling=resampling
         )
-        mask = src.dataset_mask(window=window, out_shape=shape, resampling=Resampling.nearest)
+        mask = src.dataset_mask(window=win, out_shape=shape, resampling=Resampling.nearest)
     valid[j0:j1, i0:i1] = mask > 0
     return data, valid
 
@@ -403,13 +454,20 @@ def _read_warped(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warp the raster (at overview ``level``) into the tile's CRS, transform and size."""
     with rasterio.open(info.path, overview_level=level) as src:
-        vrt_options = {
+        vrt_options: dict[str, object] = {
             "crs": tile.crs.to_wkt(),
             "transform": tile.transform,
             "width": tile.width,
             "height": tile.height,
             "resampling": resampling,
         }
+        if info.is_rotated:
+            # GDAL estimates the kernel scale from the source window of each chunk, which a
+            # rotation enlarges (by cos + sin of the angle): a tile at the raster's own
+            # resolution would be blurred as if shrunk 1.4x. Give it the true scale.
+            factor = info.overview_factors[level] if level is not None else 1
+            scale = min(info.pixel_size_m) * factor / tile.gsd_m
+            vrt_options.update(XSCALE=scale, YSCALE=scale)
         if info.nodata is not None:
             vrt_options.update(src_nodata=info.nodata, nodata=info.nodata)
         elif info.alpha_band is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ocgnet_geo.data.cvogl import gt_box
 from ocgnet_geo.data.records import Record, parse_satellite_name
 from ocgnet_geo.models.ocgnet.config import GRID_STRIDE
 from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
@@ -25,15 +26,18 @@ BASELINES = ("tile centre + median size", "random anchor")
 
 
 def tile_boxes(
-    records: Sequence[Record], folder: Path, tile_size: int
+    records: Sequence[Record], folder: Path, tile_size: int, gt_boxes: str = "int"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GT boxes in model-tile pixels ``[N, 4]`` and each tile's metres per model pixel ``[N]``."""
+    """GT boxes in model-tile pixels ``[N, 4]`` (in the ``gt_boxes`` convention of
+    :data:`~ocgnet_geo.data.cvogl.GT_BOXES`, clamped as the dataset does) and each tile's
+    metres per model pixel ``[N]``."""
     boxes, gsd = [], []
     for rec in records:
         with Image.open(folder / "satellite" / rec.satellite_name) as im:
             sw, sh = im.size
         sx, sy = tile_size / sw, tile_size / sh
-        boxes.append(np.array(rec.bbox, float) * [sx, sy, sx, sy])
+        box = gt_box(rec.bbox, gt_boxes) * [sx, sy, sx, sy]
+        boxes.append(np.clip(box, 0, tile_size - 1))
         geo = parse_satellite_name(rec.satellite_name)
         gsd.append(geo.extent_m / tile_size if geo is not None else np.nan)
     return np.array(boxes).reshape(-1, 4), np.array(gsd)

@@ -25,6 +25,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from ocgnet_geo.data.cvogl import GT_BOXES
 from ocgnet_geo.errors import InputError
 from ocgnet_geo.models.ocgnet.config import ModelConfig
 
@@ -60,6 +61,9 @@ class TrainConfig:
         val_split: split used to pick the best model (``val``); eval_every: validate every N
             epochs (and after the last); amp: mixed precision on CUDA.
         init_backbones: optional torchvision ImageNet state dicts ``{"resnet18": path, ...}``.
+        gt_boxes: ``"int"`` (default) truncates GT boxes to whole pixels for the training
+            targets and validation, as the reference loader does; ``"float"`` uses the exact
+            boxes (:data:`~ocgnet_geo.data.cvogl.GT_BOXES`).
     """
 
     data: str = ""
@@ -88,8 +92,11 @@ class TrainConfig:
     eval_every: int = 1
     amp: bool = True
     init_backbones: dict[str, str] = field(default_factory=dict)
+    gt_boxes: str = "int"
 
     def __post_init__(self) -> None:
+        if self.gt_boxes not in GT_BOXES:
+            raise TrainConfigError(f"gt_boxes {self.gt_boxes!r}: not one of {list(GT_BOXES)}")
         if self.optimizer not in OPTIMIZERS:
             raise TrainConfigError(f"optimizer {self.optimizer!r}: not one of {list(OPTIMIZERS)}")
         if self.preset_model not in ("paper", "light"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -37,21 +38,39 @@ def evaluate(
     workers: int = 0,
     progress: bool = True,
 ) -> MetricAccumulator:
-    """Per-sample metrics of ``model`` (eval mode) on every sample of ``dataset``."""
+    """Per-sample metrics of ``model`` (eval mode) on every sample of ``dataset``, against
+    its ``bbox`` (the dataset's GT-box convention)."""
+    return evaluate_boxes(model, dataset, ("bbox",), batch_size, device, workers, progress)["bbox"]
+
+
+@torch.no_grad()
+def evaluate_boxes(
+    model: OCGNet,
+    dataset: Dataset,
+    keys: Sequence[str] = ("bbox_int", "bbox_float"),
+    batch_size: int = 8,
+    device: torch.device | str = "cpu",
+    workers: int = 0,
+    progress: bool = True,
+) -> dict[str, MetricAccumulator]:
+    """One forward pass over ``dataset``, scored against each GT-box field in ``keys`` (by
+    default both conventions of :data:`~ocgnet_geo.data.cvogl.GT_BOXES`: truncated as the
+    reference and exact); returns a :class:`MetricAccumulator` per key."""
     device = torch.device(device)
     cfg: ModelConfig = model.config
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
-    acc = MetricAccumulator()
+    accs = {key: MetricAccumulator() for key in keys}
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
         raw = forward_batch(model, batch, device)
-        acc.add(
-            sample_metrics(raw, batch["bbox"], cfg.anchors, cfg.tile_size, batch["gsd_m"]),
-            batch["class_name"],
-        )
+        for key, acc in accs.items():
+            acc.add(
+                sample_metrics(raw, batch[key], cfg.anchors, cfg.tile_size, batch["gsd_m"]),
+                batch["class_name"],
+            )
     model.train(was_training)
-    return acc
+    return accs
 
 
 def load_weights(path: str | Path, sigma: float | None = None, view: str = "drone") -> OCGNet:

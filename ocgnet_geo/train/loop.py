@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ocgnet_geo.data.cvogl import CVOGLDataset
 from ocgnet_geo.data.records import class_group
 from ocgnet_geo.models.ocgnet import OCGNet
+from ocgnet_geo.models.ocgnet.config import ModelConfig
 from ocgnet_geo.models.ocgnet.head import build_target, detection_loss
 from ocgnet_geo.models.ocgnet.weights import init_from_torchvision, save_model
 from ocgnet_geo.train.checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint
@@ -91,22 +92,30 @@ def train(
         shutdown(info)
 
 
+def make_datasets(cfg: TrainConfig, model_config: ModelConfig) -> tuple[CVOGLDataset, CVOGLDataset]:
+    """The train split (augmented as configured) and the validation split, both with the
+    config's GT-box convention (``cfg.gt_boxes``: the training targets follow it)."""
+    train_ds = CVOGLDataset(
+        cfg.data,
+        cfg.dataset,
+        "train",
+        model_config,
+        cfg.augment,
+        seed=cfg.seed,
+        augment_rotate=cfg.augment_rotate,
+        augment_joint=cfg.augment_joint,
+        gt_boxes=cfg.gt_boxes,
+    )
+    val_ds = CVOGLDataset(cfg.data, cfg.dataset, cfg.val_split, model_config, gt_boxes=cfg.gt_boxes)
+    return train_ds, val_ds
+
+
 def _run(cfg: TrainConfig, resume: bool, progress: bool, dev: torch.device, info: DistInfo):
     seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(cfg)
-    train_ds = CVOGLDataset(
-        cfg.data,
-        cfg.dataset,
-        "train",
-        model.config,
-        cfg.augment,
-        seed=cfg.seed,
-        augment_rotate=cfg.augment_rotate,
-        augment_joint=cfg.augment_joint,
-    )
-    val_ds = CVOGLDataset(cfg.data, cfg.dataset, cfg.val_split, model.config)
+    train_ds, val_ds = make_datasets(cfg, model.config)
     if len(train_ds) == 0:
         raise TrainConfigError(f"data {cfg.data}: the train split of {cfg.dataset} is empty")
     if cfg.freeze_backbones:

@@ -1,6 +1,9 @@
 """Per-sample localisation metrics and their exact aggregation over a split.
 
-All boxes are xyxy in satellite-tile pixels. Per sample (reference spec §7):
+All boxes are xyxy in satellite-tile pixels. The GT box is whatever the dataset gives: by
+default the reference's, truncated to whole pixels of the stored satellite image
+(:data:`~ocgnet_geo.data.cvogl.GT_BOXES`), which is how the paper's numbers were computed;
+``evaluate`` reports the exact-box numbers beside them. Per sample (reference spec §7):
 
 * ``iou`` of the single best box (highest confidence logit) with the GT box;
 * ``hit25`` / ``hit50``: IoU **strictly greater** than 0.25 / 0.5 (as the reference);

@@ -56,7 +56,10 @@ def test_sample_shapes_and_scaling(cvogl):
     # click scaled 512 -> 256; clickmap peaks there
     assert torch.allclose(s["click"], torch.tensor([95.5, 95.0]))
     assert s["clickmap"][95, 95] == 1.0
-    assert torch.allclose(s["bbox"], torch.tensor([258.56, 325.97, 592.76, 657.03]) / 4)
+    # GT boxes truncated to whole stored pixels (as the reference loader) before scaling
+    assert torch.allclose(s["bbox"], torch.tensor([258.0, 325.0, 592.0, 657.0]) / 4)
+    assert torch.equal(s["bbox_int"], s["bbox"])
+    assert torch.allclose(s["bbox_float"], torch.tensor([258.56, 325.97, 592.76, 657.03]) / 4)
     assert abs(float(s["gsd_m"]) - 300 / 256) < 1e-6
     assert s["class_name"] == "building_retail"
 

@@ -90,3 +90,41 @@ def spot_centre_in_tile(rgb: np.ndarray) -> tuple[float, float]:
     return float(np.average(cols + 0.5, weights=weights)), float(
         np.average(rows + 0.5, weights=weights)
     )
+
+
+def ramp_raster(path: Path, crs: str, transform: Affine, width: int, height: int) -> Path:
+    """A float64 raster whose values are the raster pixel coordinates of each pixel centre:
+    band 1 = column + 0.5, band 2 = row + 0.5, band 3 = 0 (edges convention, x right, y down).
+
+    Any linear interpolation of it returns the pixel coordinate it was sampled at, so a
+    tile's content offset in raster pixels is a value difference (see
+    :func:`expected_pixel_coords`).
+    """
+    rows, cols = np.mgrid[0:height, 0:width].astype(float)
+    data = np.stack([cols + 0.5, rows + 0.5, np.zeros_like(cols)])
+    return write_raster(path, crs, transform, width, height, dtype="float64", data=data)
+
+
+def expected_pixel_coords(
+    raster_crs: object,
+    raster_transform: Affine,
+    tile_crs: object,
+    tile_transform: Affine,
+    width: int,
+    height: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raster pixel coordinates (col, row), each ``(height, width)``, of the centres of a
+    tile's pixels: tile pixel -> tile CRS (its transform) -> raster CRS (pyproj, exact,
+    x/easting first) -> raster pixel (the inverse of the raster's transform).
+
+    Independent of the library: this is what a tile read exactly at its transform holds on
+    a :func:`ramp_raster`.
+    """
+    from pyproj import CRS, Transformer
+
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    x, y = tile_transform @ (cols, rows)
+    src, dst = CRS.from_user_input(tile_crs), CRS.from_user_input(raster_crs)
+    if src != dst:
+        x, y = Transformer.from_crs(src, dst, always_xy=True).transform(x, y)
+    return ~raster_transform @ (np.asarray(x), np.asarray(y))

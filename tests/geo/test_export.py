@@ -123,3 +123,71 @@ def test_existing_file_is_replaced_whole(tmp_path: Path) -> None:
 def test_bad_output_paths(tmp_path: Path, name: str, message: str) -> None:
     with pytest.raises(OutputPathError, match=message):
         write_geojson(tmp_path / name, boxes_to_polygons(BOXES, TILE), records(), TILE.crs)
+
+
+# --- the antimeridian (RFC 7946 section 3.1.9) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("crs", "lonlat"),
+    [
+        ("EPSG:32660", (180.0, 65.5)),  # UTM 60N over Chukotka (central meridian 177 E)
+        ("EPSG:3832", (180.0, -16.8)),  # PDC Mercator over Taveuni, Fiji
+    ],
+    ids=["utm60n", "pdc-mercator"],
+)
+def test_geojson_polygons_crossing_the_antimeridian_are_split(
+    tmp_path: Path, crs: str, lonlat: tuple[float, float]
+) -> None:
+    """Candidate boxes on a raster spanning 180 deg: the ones across it become MultiPolygons
+    whose parts lie each on one side (touching +180 / -180), the others stay Polygons; no
+    polygon wraps around the globe (the geodesic area of every feature is its box's)."""
+    from pyproj import Geod, Proj, Transformer
+
+    from ocgnet_geo.geo.grid import tile_grid
+    from tests.geo.rasters import write_raster
+
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*lonlat)
+    raster = write_raster(
+        tmp_path / "dateline.tif", crs, Affine(0.5, 0, x - 150.0, 0, -0.5, y + 100.0), 400, 300
+    )
+    tile = tile_grid(raster, 0.5, tile_px=512, overlap_px=0)[0]
+    col, row = ~tile.transform @ (x, y)  # the antimeridian point in tile pixels
+    boxes = np.array(
+        [
+            [col - 20, row - 10, col + 20, row + 10],  # across 180
+            [col - 60, row + 40, col + 30, row + 80],  # across 180, longer on the west side
+            [col - 90, row - 40, col - 50, row - 20],  # west of it only
+            [col + 10, row - 40, col + 50, row - 20],  # east of it only
+        ]
+    )
+    polygons = boxes_to_polygons(boxes, tile)
+    doc = geojson_feature_collection(polygons, records(2) * 2, tile.crs)
+    geod = Geod(ellps="WGS84")
+    areal_scale = Proj(crs).get_factors(*lonlat).areal_scale
+    kinds = []
+    for feature, polygon in zip(doc["features"], polygons, strict=True):
+        geometry = feature["geometry"]
+        kinds.append(geometry["type"])
+        parts = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        area = 0.0
+        sides = set()
+        for part in parts:
+            ring = np.array(part[0])
+            lon = ring[:, 0]
+            assert (lon >= -180).all() and (lon <= 180).all()
+            assert lon.max() - lon.min() < 1.0, "a part wraps around the globe"
+            assert (lon >= 0).all() or (lon <= 0).all(), "a part lies on both sides"
+            sides.add(1 if lon.mean() > 0 else -1)
+            assert shapely.Polygon(ring).exterior.is_ccw
+            area += abs(geod.polygon_area_perimeter(lon, ring[:, 1])[0])
+        assert len(sides) == len(parts)
+        if geometry["type"] == "MultiPolygon":
+            east, west = sorted(parts, key=lambda p: -np.array(p[0])[:, 0].mean())
+            assert np.array(east[0])[:, 0].max() == 180.0
+            assert np.array(west[0])[:, 0].min() == -180.0
+        # the ground area of the box: its area in the CRS over the CRS's areal scale there
+        assert area == pytest.approx(polygon.area / areal_scale, rel=1e-3)
+    assert kinds == ["MultiPolygon", "MultiPolygon", "Polygon", "Polygon"]

@@ -118,6 +118,30 @@ def test_tiles_at_native_resolution_align_with_raster_pixels(utm_raster: Path) -
         assert tile.transform.a == pytest.approx(info.transform.a, rel=1e-3)
 
 
+@pytest.mark.parametrize(
+    "transform",
+    [
+        Affine(0.5, 0, UTM_ORIGIN[0], 0, -0.5, UTM_ORIGIN[1]),
+        Affine(0.5, 0, 524210.7, 0, -0.5, 5247000.0),  # easting crosses 2**19 m: float noise
+        Affine(0.3, 0, 465000.15, 0, -0.3, 5247000.45),  # 0.3 has no exact float
+    ],
+    ids=["utm", "binade", "inexact-size"],
+)
+def test_native_tiles_are_whole_pixel_windows(tmp_path: Path, transform: Affine) -> None:
+    """At the raster's own resolution a tile is the raster's transform moved by whole pixels,
+    and the reader sees it as a 1:1 window at whole-pixel offsets (float noise snapped)."""
+    from ocgnet_geo.geo.raster import _window_of
+
+    info = open_raster(write_raster(tmp_path / "r.tif", "EPSG:32632", transform, 700, 600))
+    tiles = tile_grid(info, info.gsd_m, tile_px=128, overlap_px=32)
+    for tile in tiles:
+        col, row = ~info.transform @ (tile.transform.c, tile.transform.f)
+        assert tile.transform == info.transform @ Affine.translation(round(col), round(row))
+        window = _window_of(info, tile)
+        assert window is not None and (window.scale_x, window.scale_y) == (1, 1)
+        assert (window.col_off, window.row_off) == (round(col), round(row))
+
+
 def test_small_area_gets_one_centred_tile(utm_raster: Path) -> None:
     info = open_raster(utm_raster)
     x, y = UTM_ORIGIN[0] + 75, UTM_ORIGIN[1] - 50

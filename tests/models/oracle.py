@@ -208,3 +208,106 @@ def decode_best(raw: np.ndarray, anc: np.ndarray, img: int = 1024) -> np.ndarray
         w, h = math.exp(tw) * anc[a, 0], math.exp(th) * anc[a, 1]
         out[bi] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
     return out
+
+
+# --- ConvNeXt-Tiny query branch (the README's variant, spec §3 last paragraph) -----------------
+#
+# torchvision's convnext_tiny: stem = 4x4/4 conv + LayerNorm; 4 stages of (3, 3, 9, 3) blocks of
+# (96, 192, 384, 768) channels, a LayerNorm + 2x2/2 conv between stages. A block: depthwise 7x7
+# conv (pad 3) -> LayerNorm over channels (channels-last, eps 1e-6) -> Linear(C, 4C) -> GELU
+# (exact, erf) -> Linear(4C, C) -> times layer_scale -> plus the block's input. OCGNet takes
+# the stem output as its early feature and projects the last stage with a 1x1 conv to 512.
+
+CONVNEXT_DEPTHS = (3, 3, 9, 3)
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def layer_norm_channels(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-6):
+    """LayerNorm of [B, C, H, W] over C at every pixel (biased variance)."""
+    mu = x.mean(axis=1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))."""
+    return 0.5 * x * (1.0 + _ERF(x / math.sqrt(2.0)).astype(np.float64))
+
+
+def depthwise_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel k x k conv, stride 1, zero padding k // 2: [B,C,H,W] x [C,1,k,k] + [C]."""
+    _, _, h, wd = x.shape
+    k = w.shape[-1]
+    pad = k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros_like(x)
+    for dy in range(k):
+        for dx in range(k):
+            out += w[None, :, 0, dy, dx, None, None] * xp[:, :, dy : dy + h, dx : dx + wd]
+    return out + b.reshape(1, -1, 1, 1)
+
+
+def convnext_block(x: np.ndarray, p: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """One torchvision CNBlock (eval: no stochastic depth); ``name`` ends with a dot."""
+    y = depthwise_conv(x, p[name + "block.0.weight"], p[name + "block.0.bias"])
+    y = layer_norm_channels(y, p[name + "block.2.weight"], p[name + "block.2.bias"])
+    t = y.transpose(0, 2, 3, 1)  # channels-last for the two Linear layers
+    t = gelu(t @ p[name + "block.3.weight"].T + p[name + "block.3.bias"])
+    t = t @ p[name + "block.5.weight"].T + p[name + "block.5.bias"]
+    return x + p[name + "layer_scale"].reshape(1, -1, 1, 1) * t.transpose(0, 3, 1, 2)
+
+
+def convnext_tiny_query(
+    x: np.ndarray, p: dict[str, np.ndarray], prefix: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(deep [B,512,H/32,W/32], early [B,96,H/4,W/4]) of the ConvNeXt-T query branch for the
+    fused query ``x`` [B,3,H,W]; weights ``p`` by official name after ``prefix`` (the
+    ``base_model.features.*`` copies and ``projector.*``)."""
+    f = prefix + "base_model.features."
+    bias = lambda name: p[name].reshape(1, -1, 1, 1)  # noqa: E731
+    y = conv_patchwise(x, p[f + "0.0.weight"], 4) + bias(f + "0.0.bias")
+    early = layer_norm_channels(y, p[f + "0.1.weight"], p[f + "0.1.bias"])
+    y = early
+    for stage, depth in enumerate(CONVNEXT_DEPTHS):
+        index = 1 + 2 * stage  # features.1, 3, 5, 7 are the stages; 2, 4, 6 downsample
+        if stage:
+            down = f"{f}{index - 1}."
+            y = layer_norm_channels(y, p[down + "0.weight"], p[down + "0.bias"])
+            y = conv_patchwise(y, p[down + "1.weight"], 2) + bias(down + "1.bias")
+        for i in range(depth):
+            y = convnext_block(y, p, f"{f}{index}.{i}.")
+    w = p[prefix + "projector.weight"][:, :, 0, 0]
+    return np.einsum("bchw,oc->bohw", y, w) + bias(prefix + "projector.bias"), early
+
+
+def ocgnet_forward(
+    query: np.ndarray,
+    clickmap: np.ndarray,
+    darknet_stride16: np.ndarray,
+    p: dict[str, np.ndarray],
+    query_branch,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Spec §3 steps 1-14 from official weight names (no ``module.``): returns (raw head
+    [B,45,G,G], attention [B,G,G], deep, early). ``query_branch(x, p)`` gives (deep, early);
+    the DarkNet output (step 5, stride 16) is an input."""
+
+    def sub(prefix: str) -> dict[str, np.ndarray]:
+        return {k[len(prefix) :]: v for k, v in p.items() if k.startswith(prefix)}
+
+    m = clickmap[:, None]
+    x = cbr(np.concatenate([query, m], axis=1), sub("combine_clickptns_conv1."))
+    deep, early = query_branch(x, p)
+    qf = cbr(deep, sub("query_mapping_visu."))
+    rf = cbr(darknet_stride16, sub("reference_mapping_visu."))
+    fused = mhca(qf, maxpool(rf, 8), sub("queryreferencefusion."))
+    fused = fused * location_enhancement(early, m, sub("combine_clickptns_conv2."))
+    ctx, attn = crossview_fusion(fused.mean(axis=(2, 3)), rf)
+    hidden = cbr(ctx, sub("fcn_out.0."))
+    raw = np.einsum("bchw,oc->bohw", hidden, p["fcn_out.1.weight"][:, :, 0, 0])
+    return raw + p["fcn_out.1.bias"][None, :, None, None], attn[:, 0], deep, early
+
+
+def relative_error(got, want: np.ndarray) -> float:
+    """max |got - want| / max |want| (``got`` a tensor or array)."""
+    got = np.asarray(got.detach().double().numpy() if hasattr(got, "detach") else got)
+    return float(np.abs(got - want).max() / np.abs(want).max())

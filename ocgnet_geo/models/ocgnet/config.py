@@ -19,7 +19,7 @@ FORMAT_VERSION = "1"
 ARCHS = ("ocgnet", "detgeo")
 VIEWS = ("drone", "ground")
 CLICKMAPS = ("gaussian", "detgeo")
-QUERY_BACKBONES = ("resnet18", "mobilenet_v2")
+QUERY_BACKBONES = ("resnet18", "mobilenet_v2", "convnext_tiny")
 REFERENCE_BACKBONES = ("darknet53", "mobilenet_v2")
 
 #: Query image size (H, W) in pixels per view, as the CVOGL data and the reference code use.
@@ -68,7 +68,8 @@ class ModelConfig:
         location_enhancement: re-inject the click map after layer1 (late embedding).
         learnable_sigma: train sigma as a parameter (then click maps must be built by the
             model, see :meth:`ocgnet_geo.models.ocgnet.network.OCGNet.make_clickmap`).
-        query_backbone: ``"resnet18"`` or ``"mobilenet_v2"``.
+        query_backbone: ``"resnet18"``, ``"mobilenet_v2"`` (light variant) or
+            ``"convnext_tiny"`` (the README's ConvNeXt-Tiny checkpoints).
         reference_backbone: ``"darknet53"`` or ``"mobilenet_v2"`` (light variant).
         tile_size: satellite tile side in pixels (the output grid is ``tile_size // 16``).
         anchors: 9 anchor boxes (w, h) in tile pixels, in anchor-index order.
@@ -145,9 +146,18 @@ class ModelConfig:
     # --- presets -----------------------------------------------------------------------
 
     @classmethod
-    def official(cls, arch: str = "ocgnet", view: str = "drone") -> ModelConfig:
-        """The configuration of the released OCGNet/DetGeo checkpoints (sigma 0.10)."""
-        return cls(arch=arch, view=view, sigma=OFFICIAL_SIGMA, training_data="CVOGL")
+    def official(
+        cls, arch: str = "ocgnet", view: str = "drone", query_backbone: str = "resnet18"
+    ) -> ModelConfig:
+        """The configuration of the released OCGNet/DetGeo checkpoints (sigma 0.10); the
+        README's ConvNeXt-Tiny ones have ``query_backbone="convnext_tiny"``."""
+        return cls(
+            arch=arch,
+            view=view,
+            sigma=OFFICIAL_SIGMA,
+            query_backbone=query_backbone,
+            training_data="CVOGL",
+        )
 
     @classmethod
     def light(cls, view: str = "drone", tile_size: int = 512) -> ModelConfig:

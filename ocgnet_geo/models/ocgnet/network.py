@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ocgnet_geo.models.backbones import (
     Darknet53YOLOv3,
+    QueryConvNeXtTiny,
     QueryMobileNetV2,
     QueryResNet18,
     ReferenceMobileNetV2,
@@ -99,7 +100,8 @@ class OCGNet(nn.Module):
     ``query_resnet``, ``reference_darknet``, ``combine_clickptns_conv1`` (DetGeo:
     ``combine_clickptns_conv``), ``combine_clickptns_conv2``, ``queryreferencefusion``,
     ``query_mapping_visu``, ``reference_mapping_visu``, ``fcn_out``. The light variant uses
-    ``query_mobilenet`` / ``reference_mobilenet``. ``click_encoder`` builds click maps and
+    ``query_mobilenet`` / ``reference_mobilenet``; the ConvNeXt-Tiny query branch keeps the
+    name ``query_resnet``, as in its official checkpoints. ``click_encoder`` builds click maps and
     only has a state-dict key (``click_encoder.sigma``) when sigma is learnable.
     """
 
@@ -109,6 +111,9 @@ class OCGNet(nn.Module):
         self.config = cfg
         if cfg.query_backbone == "resnet18":
             self.query_resnet = QueryResNet18()
+            self._query_name = "query_resnet"
+        elif cfg.query_backbone == "convnext_tiny":  # the official name stays query_resnet
+            self.query_resnet = QueryConvNeXtTiny()
             self._query_name = "query_resnet"
         else:
             self.query_mobilenet = QueryMobileNetV2()
@@ -139,7 +144,8 @@ class OCGNet(nn.Module):
 
     @property
     def query_backbone(self) -> nn.Module:
-        """Query branch: (deep [B,512,H/32,W/32], early [B,C,H/4,W/4]) from RGB."""
+        """Query branch: (deep [B,512,H/32,W/32], early [B,C,H/4,W/4]) from RGB (C = 64
+        ResNet-18, 24 MobileNetV2, 96 ConvNeXt-Tiny)."""
         return getattr(self, self._query_name)
 
     @property

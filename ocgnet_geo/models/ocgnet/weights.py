@@ -6,10 +6,12 @@ Formats:
   ``<name>.json`` beside it (the same config, human-readable). Never pickle.
 * **official** OCGNet/DetGeo ``.pth.tar``: ``{"state_dict": ..., "epoch": ..., ...}`` with
   ``module.`` key prefixes, CUDA tensors; read with ``torch.load(weights_only=True,
-  map_location="cpu")``.
+  map_location="cpu")``. The query backbone (ResNet-18, or the README's ConvNeXt-Tiny) is
+  detected from the keys.
 * **Darknet** ``yolov3.weights``: 5 int32 header, then float32: per conv layer in cfg order
   BN bias, weight, running mean, running var (or conv bias), then the conv weight (OIHW).
-* **torchvision** ResNet-18 / MobileNetV2 ImageNet state dicts, for initialisation.
+* **torchvision** ResNet-18 / MobileNetV2 / ConvNeXt-Tiny ImageNet state dicts, for
+  initialisation.
 
 Every failure is a :class:`WeightsError` with a one-line message naming the file.
 """
@@ -28,6 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from ocgnet_geo.models.backbones import ConvNeXtTiny, MobileNetV2Features, ResNet18
 from ocgnet_geo.models.backbones.darknet import Darknet53YOLOv3
 from ocgnet_geo.models.errors import ModelConfigError, WeightsError
 from ocgnet_geo.models.ocgnet.config import OFFICIAL_SIGMA, ModelConfig
@@ -156,6 +159,18 @@ def detect_arch(state: Mapping[str, Tensor]) -> str | None:
     return None
 
 
+def detect_query_backbone(state: Mapping[str, Tensor]) -> str:
+    """``"convnext_tiny"`` when an official state dict (``module.`` prefix removed) has the
+    ConvNeXt-Tiny query-branch keys (``query_resnet.base_model.features.*`` and
+    ``query_resnet.projector.*``), else ``"resnet18"`` (whose keys the loader then requires)."""
+    if (
+        "query_resnet.base_model.features.0.0.weight" in state
+        or "query_resnet.projector.weight" in state
+    ):
+        return "convnext_tiny"
+    return "resnet18"
+
+
 def load_official(
     path: PathLike,
     arch: str | None = None,
@@ -167,7 +182,8 @@ def load_official(
     Args:
         path: checkpoint file; ``module.`` prefixes optional; CUDA tensors are mapped to CPU.
         arch: ``"ocgnet"``/``"detgeo"``; ``None`` detects it from the keys. A checkpoint of
-            the other architecture is an error.
+            the other architecture is an error. The query backbone (ResNet-18 or
+            ConvNeXt-Tiny) is always detected from the keys.
         view: ``"drone"`` or ``"ground"`` (the file does not record it).
         sigma: click-map sigma the checkpoint was trained with (0.10 for the released ones).
 
@@ -182,7 +198,7 @@ def load_official(
     if arch is not None and arch != found:
         raise WeightsError(f"{p}: this is a {found} checkpoint, not {arch}")
     try:
-        config = ModelConfig.official(found, view)
+        config = ModelConfig.official(found, view, query_backbone=detect_query_backbone(state))
         config = ModelConfig.from_dict({**config.to_dict(), "sigma": sigma})
     except ModelConfigError as err:
         raise WeightsError(f"{p}: {err}") from None
@@ -217,7 +233,12 @@ def save_model(model: OCGNet, path: PathLike, dtype: torch.dtype | None = None) 
     """
     p = Path(path)
     config = ModelConfig.from_dict({**model.config.to_dict(), "sigma": model.sigma})
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    aliases = state_aliases(model)
+    tensors = {
+        k: v.detach().contiguous().cpu()
+        for k, v in model.state_dict().items()
+        if k not in aliases  # a module registered twice is stored once
+    }
     if dtype is not None:
         tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     text = config.to_json()
@@ -250,8 +271,25 @@ def load_model(path: PathLike) -> OCGNet:
     except ModelConfigError as err:
         raise WeightsError(str(err)) from None
     model = OCGNet(config)
+    for alias, target in state_aliases(model).items():
+        if alias not in state and target in state:
+            state[alias] = state[target]
     load_state_dict_strict(model, state, str(p))
     return model.eval()
+
+
+def state_aliases(model: nn.Module) -> dict[str, str]:
+    """State-dict keys that name the same tensor as an earlier key (a module registered
+    under two names, as ConvNeXt's stem and stages are), mapped to that earlier key."""
+    first: dict[tuple[int, tuple[int, ...]], str] = {}
+    aliases = {}
+    for key, tensor in model.state_dict(keep_vars=True).items():
+        ident = (tensor.data_ptr(), tuple(tensor.shape))
+        if tensor.numel() and ident in first:
+            aliases[key] = first[ident]
+        else:
+            first.setdefault(ident, key)
+    return aliases
 
 
 def convert_official(
@@ -370,22 +408,28 @@ def init_from_torchvision(
     """Initialise backbones from a torchvision ImageNet state dict (file or mapping).
 
     ``backbone="resnet18"`` fills ``query_resnet.base_model`` (``fc.*`` ignored);
-    ``"mobilenet_v2"`` fills every MobileNetV2 branch of the model with the blocks it has
-    (``classifier.*`` and unused ``features.N`` ignored). Returns the filled module names.
+    ``"convnext_tiny"`` fills the ConvNeXt-Tiny ``query_resnet.base_model`` (all of it,
+    ``classifier.*`` included); ``"mobilenet_v2"`` fills every MobileNetV2 branch of the
+    model with the blocks it has (``classifier.*`` and unused ``features.N`` ignored).
+    Returns the filled module names.
     """
     name = str(source) if isinstance(source, (str, Path)) else "state dict"
     raw = torch_load_safe(source) if isinstance(source, (str, Path)) else source
     state = _plain_state_dict(raw, name)
     filled = []
     targets = {
-        "resnet18": ["query_resnet"],
-        "mobilenet_v2": ["query_mobilenet", "reference_mobilenet"],
+        "resnet18": (["query_resnet"], ResNet18),
+        "convnext_tiny": (["query_resnet"], ConvNeXtTiny),
+        "mobilenet_v2": (["query_mobilenet", "reference_mobilenet"], MobileNetV2Features),
     }.get(backbone)
     if targets is None:
-        raise WeightsError(f"backbone: {backbone!r} is not 'resnet18' or 'mobilenet_v2'")
-    for attr in targets:
+        raise WeightsError(
+            f"backbone: {backbone!r} is not 'resnet18', 'convnext_tiny' or 'mobilenet_v2'"
+        )
+    attrs, trunk = targets
+    for attr in attrs:
         branch = getattr(model, attr, None)
-        if branch is not None:
+        if branch is not None and isinstance(branch.base_model, trunk):
             _load_subset(branch.base_model, state, name, backbone)
             filled.append(attr)
     if not filled:
