@@ -319,8 +319,9 @@ def collect_all(
 
 
 def buildings_only(runs: Runs) -> Runs:
-    """The samples whose object is a footprint (class ``building*``), not a random region."""
-    return runs.subset(np.array([c.startswith("building") for c in runs.class_name]))
+    """The samples whose object is a footprint (any class but ``region``, the class of
+    synthetic random regions)."""
+    return runs.subset(np.array([c != "region" for c in runs.class_name]))
 
 
 def evaluate_places(
