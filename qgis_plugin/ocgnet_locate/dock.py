@@ -132,6 +132,7 @@ class LocateDock(QgsDockWidget):
         self.weights_combo = QComboBox(body)
         self.weights_combo.setEditable(True)
         self.weights_combo.setToolTip(WEIGHTS_TIP)
+        self.weights_combo.currentIndexChanged.connect(self._show_weights_start)
         browse = QToolButton(body)
         browse.setText("…")
         browse.clicked.connect(self._browse_weights)
@@ -140,7 +141,7 @@ class LocateDock(QgsDockWidget):
         form.addRow("Weights", weights_row)
 
         self.heading_edit = QLineEdit(body)
-        self.heading_edit.setPlaceholderText("e.g. 45 or 45±30; empty: all headings")
+        self.heading_edit.setPlaceholderText("e.g. 45 or 45±30")
         self.heading_edit.setToolTip(HEADING_TIP)
         form.addRow("Heading (° from north, optional)", self.heading_edit)
 
@@ -219,6 +220,11 @@ class LocateDock(QgsDockWidget):
             self.weights_combo.setEditText(default)
         else:
             self.weights_combo.setCurrentIndex(0)
+        self._show_weights_start()
+
+    def _show_weights_start(self, *_) -> None:
+        """Show the start of a long entry (the bundled label, a path), not its end."""
+        self.weights_combo.lineEdit().setCursorPosition(0)
 
     def _ask_bundled_model(self) -> None:
         """Ask the worker (off the GUI thread) for ``hello.bundled_model`` for the tooltip;
@@ -244,8 +250,13 @@ class LocateDock(QgsDockWidget):
     def show_bundled_model(self, name: str) -> None:
         """Name the bundled model file in the tooltips of its entry and of the combo."""
         tip = f"{WEIGHTS_TIP}. The bundled model of the worker's ocgnet-geo: {name}"
+        text = self.weights_combo.currentText()
+        # changing the current item's data resets an editable combo's text to the item's
         self.weights_combo.setItemData(0, tip, Qt.ToolTipRole)
         self.weights_combo.setToolTip(tip)
+        if self.weights_combo.currentText() != text:
+            self.weights_combo.setEditText(text)
+        self._show_weights_start()
 
     def weights_path(self) -> str:
         """The chosen weights file, or "" for the bundled model."""

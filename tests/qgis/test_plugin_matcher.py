@@ -67,6 +67,8 @@ def test_weights_combo_offers_the_bundled_matcher_first(dock, tmp_path) -> None:
     own.write_bytes(b"")
     combo.setEditText(str(own))
     assert dock.weights_path() == str(own)
+    dock.show_bundled_model(BUNDLED_FILE)  # a late hello keeps a typed path
+    assert dock.weights_path() == str(own)
     combo.setCurrentIndex(0)
     assert dock.weights_path() == ""
 
