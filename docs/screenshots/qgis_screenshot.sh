@@ -14,7 +14,8 @@ work="$(mktemp -d)"; display=":${SHOT_DISPLAY:-99}"
 Xvfb "$display" -screen 0 1600x1000x24 -nolisten tcp >"$work/xvfb.log" 2>&1 & xvfb=$!
 trap 'kill $qgis $xvfb 2>/dev/null || true' EXIT
 sleep 2
-DISPLAY="$display" QGIS_PLUGINPATH="$repo/qgis_plugin" \
+# GDAL_PAM_ENABLED=NO: no .aux.xml statistics written beside the (bundled) raster
+DISPLAY="$display" QGIS_PLUGINPATH="$repo/qgis_plugin" GDAL_PAM_ENABLED=NO \
   OCGNET_PYTHON="${OCGNET_PYTHON:-$repo/.venv/bin/python}" OCGNET_WEIGHTS="${SHOT_WEIGHTS:-}" \
   SHOT_DEMO="$repo/ocgnet_geo/assets/demo" SHOT_DONE="$work/done" \
   qgis.bin --profiles-path "$work/profiles" --nologo --noversioncheck \

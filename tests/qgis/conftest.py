@@ -121,14 +121,20 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo() -> dict:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The bundled demo case: ``query``, ``click`` (photo px), ``raster`` (EPSG:2056) and
-    ``truth`` (the block's outline as (x, y) pairs in ``truth_crs``)."""
+    ``truth`` (the block's outline as (x, y) pairs in ``truth_crs``). Photo and raster are
+    copies: QGIS writes ``.aux.xml`` statistics beside the rasters it opens."""
+    import shutil
+
     meta = json.loads((DEMO_DIR / "demo.json").read_text(encoding="utf-8"))
+    folder = tmp_path_factory.mktemp("demo")
+    for name in (meta["query"], meta["raster"]):
+        shutil.copy(DEMO_DIR / name, folder / name)
     return {
-        "query": str(DEMO_DIR / meta["query"]),
+        "query": str(folder / meta["query"]),
         "click": tuple(float(v) for v in meta["click"]),
-        "raster": str(DEMO_DIR / meta["raster"]),
+        "raster": str(folder / meta["raster"]),
         "truth": [tuple(p) for p in meta["object"]["polygon"]],
         "truth_crs": meta["object"]["crs"],
     }
