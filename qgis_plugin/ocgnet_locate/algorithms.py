@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -18,14 +19,51 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsRasterLayer,
     QgsWkbTypes,
 )
 
 from . import settings
 from .fields import features_from_collection, result_fields
-from .inputs import VIEWS, InputError, check_weights, raster_file
+from .inputs import BUNDLED_LABEL, VIEWS, InputError, check_weights, parse_heading, raster_file
 from .runtime import shared_client
 from .worker_client import WorkerError
+
+
+@dataclass
+class _Common:
+    """The parameters shared by both algorithms, checked, and the output sink."""
+
+    layer: QgsRasterLayer
+    raster: str
+    weights: str  # "" = the worker's bundled model
+    heading: float | str | None
+    bbox: list[float] | None
+    top_k: int
+    sink: QgsFeatureSink
+    dest: str
+
+    def locate_params(self, query: str, click: list[float], view: str, heading=None) -> dict:
+        """The worker's ``locate`` params; ``heading`` (text, e.g. a CSV cell) overrides
+        the HEADING parameter when not empty. Raises ``QgsProcessingException``."""
+        params = {
+            "query": query,
+            "click": click,
+            "raster": self.raster,
+            "view": view,
+            "top_k": self.top_k,
+        }
+        if self.bbox is not None:
+            params.update(bbox=self.bbox, bbox_crs="EPSG:4326")
+        try:
+            row_heading = parse_heading(heading)
+        except InputError as err:
+            raise QgsProcessingException(str(err)) from None
+        chosen = row_heading if row_heading is not None else self.heading
+        if chosen is not None:
+            params["heading"] = chosen
+        return params
 
 
 class _LocateBase(QgsProcessingAlgorithm):
@@ -49,7 +87,16 @@ class _LocateBase(QgsProcessingAlgorithm):
         self.addParameter(
             QgsProcessingParameterFile(
                 "WEIGHTS",
-                "Model weights (.safetensors / .pth.tar; default: plugin setting)",
+                "Model weights (.safetensors / .pth.tar; empty: the plugin setting, "
+                f"else the {BUNDLED_LABEL})",
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                "HEADING",
+                "Heading (° clockwise from north the photo's top faces: DEG or DEG±TOL; "
+                "empty: all headings)",
                 optional=True,
             )
         )
@@ -77,6 +124,7 @@ class _LocateBase(QgsProcessingAlgorithm):
             weights = check_weights(
                 self.parameterAsFile(parameters, "WEIGHTS", context) or settings.default_weights()
             )
+            heading = parse_heading(self.parameterAsString(parameters, "HEADING", context))
         except InputError as err:
             raise QgsProcessingException(str(err)) from None
         bbox = None
@@ -91,7 +139,7 @@ class _LocateBase(QgsProcessingAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException("could not create the output layer")
-        return layer, raster, weights, bbox, top_k, sink, dest
+        return _Common(layer, raster, weights, heading, bbox, top_k, sink, dest)
 
     @staticmethod
     def _locate(params: dict, weights: str, view: str, feedback, share=(0.0, 1.0)) -> dict | None:
@@ -127,9 +175,10 @@ class LocateAlgorithm(_LocateBase):
     def shortHelpString(self) -> str:
         return (
             "Finds the object at pixel (CLICK_X, CLICK_Y) of a drone or street photo in a "
-            "georeferenced raster. Output: ranked candidate polygons (rank, score, …) in the "
-            "raster's CRS. Runs in the ocgnet-geo worker (see the plugin settings, or set "
-            "OCGNET_PYTHON)."
+            "georeferenced raster. Output: ranked candidate polygons (rank, score, …, refined, "
+            "inliers) in the raster's CRS. Without WEIGHTS it uses the bundled matcher (drone "
+            "and aerial photos). Runs in the ocgnet-geo worker (see the plugin settings, or "
+            "set OCGNET_PYTHON)."
         )
 
     def createInstance(self):
@@ -167,29 +216,22 @@ class LocateAlgorithm(_LocateBase):
         if not photo or not os.path.isfile(photo):
             raise QgsProcessingException(f"photo {photo!r}: file not found")
         view = VIEWS[self.parameterAsEnum(parameters, "VIEW", context)]
-        _, raster, weights, bbox, top_k, sink, dest = self._common(parameters, context)
-        params = {
-            "query": os.path.abspath(photo),
-            "click": [
-                self.parameterAsDouble(parameters, "CLICK_X", context),
-                self.parameterAsDouble(parameters, "CLICK_Y", context),
-            ],
-            "raster": raster,
-            "view": view,
-            "top_k": top_k,
-        }
-        if bbox is not None:
-            params.update(bbox=bbox, bbox_crs="EPSG:4326")
-        result = self._locate(params, weights, view, feedback)
+        common = self._common(parameters, context)
+        click = [
+            self.parameterAsDouble(parameters, "CLICK_X", context),
+            self.parameterAsDouble(parameters, "CLICK_Y", context),
+        ]
+        params = common.locate_params(os.path.abspath(photo), click, view)
+        result = self._locate(params, common.weights, view, feedback)
         if result is not None:
             features = features_from_collection(result["candidates_raster_crs"], result_fields())
-            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            common.sink.addFeatures(features, QgsFeatureSink.FastInsert)
             feedback.pushInfo(f"{len(features)} candidates in {result.get('seconds', 0):.1f} s")
-        return {"OUTPUT": dest}
+        return {"OUTPUT": common.dest}
 
 
 class LocateBatchAlgorithm(_LocateBase):
-    """``ocgnet:locatebatch``: every row of a CSV ``query,click_x,click_y[,view]``."""
+    """``ocgnet:locatebatch``: every row of a CSV ``query,click_x,click_y[,view][,heading]``."""
 
     def name(self) -> str:
         return "locatebatch"
@@ -200,7 +242,8 @@ class LocateBatchAlgorithm(_LocateBase):
     def shortHelpString(self) -> str:
         return (
             "Locates every row of a CSV with columns query,click_x,click_y and optional view "
-            "(drone/ground; default: the VIEW parameter). Relative photo paths are read beside "
+            "(drone/ground; default: the VIEW parameter) and heading (DEG or DEG±TOL; default: "
+            "the HEADING parameter). Relative photo paths are read beside "
             "the CSV. All candidates go into one layer in the raster's CRS; rows that fail "
             "are reported and skipped."
         )
@@ -229,7 +272,7 @@ class LocateBatchAlgorithm(_LocateBase):
                 f"CSV {path!r}: needs rows with columns query,click_x,click_y"
                 + (f" (missing {', '.join(sorted(missing))})" if rows else "")
             )
-        _, raster, weights, bbox, top_k, sink, dest = self._common(parameters, context)
+        common = self._common(parameters, context)
         folder = os.path.dirname(os.path.abspath(path))
         located = 0
         for n, row in enumerate(rows, start=2):
@@ -238,25 +281,19 @@ class LocateBatchAlgorithm(_LocateBase):
             view = (row.get("view") or "").strip() or default_view
             query = row["query"].strip()
             query = query if os.path.isabs(query) else os.path.join(folder, query)
-            params = {
-                "query": query,
-                "click": [float(row["click_x"]), float(row["click_y"])],
-                "raster": raster,
-                "view": view,
-                "top_k": top_k,
-            }
-            if bbox is not None:
-                params.update(bbox=bbox, bbox_crs="EPSG:4326")
             share = ((n - 2) / len(rows), 1.0 / len(rows))
             try:
-                result = self._locate(params, weights, view, feedback, share)
+                params = common.locate_params(
+                    query, [float(row["click_x"]), float(row["click_y"])], view, row.get("heading")
+                )
+                result = self._locate(params, common.weights, view, feedback, share)
             except QgsProcessingException as err:
                 feedback.reportError(f"{path} line {n}: skipped: {err}")
                 continue
             if result is None:
                 break
             features = features_from_collection(result["candidates_raster_crs"], result_fields())
-            sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            common.sink.addFeatures(features, QgsFeatureSink.FastInsert)
             located += 1
         feedback.pushInfo(f"{located} of {len(rows)} rows located")
-        return {"OUTPUT": dest}
+        return {"OUTPUT": common.dest}

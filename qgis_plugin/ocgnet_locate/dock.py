@@ -7,8 +7,6 @@ on the main thread when the task has finished.
 
 from __future__ import annotations
 
-import os
-
 from qgis.core import (
     Qgis,
     QgsApplication,
@@ -18,13 +16,14 @@ from qgis.core import (
     QgsRectangle,
 )
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -35,6 +34,7 @@ from qgis.PyQt.QtWidgets import (
 
 from . import settings
 from .inputs import (
+    BUNDLED_LABEL,
     VIEWS,
     InputError,
     LocateRequest,
@@ -42,6 +42,7 @@ from .inputs import (
     check_click,
     check_photo,
     check_weights,
+    parse_heading,
     raster_file,
 )
 from .map_tool import RectangleMapTool
@@ -52,6 +53,14 @@ from .worker_client import WorkerClient, WorkerError
 
 TITLE = "OCGNet"
 AREA_LAYER, AREA_CANVAS, AREA_DRAWN = "layer", "canvas", "drawn"
+WEIGHTS_TIP = (
+    "Model: the bundled matcher (drone and aerial photos; no file needed), "
+    "or a file: our .safetensors or an official OCGNet .pth.tar"
+)
+HEADING_TIP = (
+    "Which way the photo's top faces, in degrees clockwise from north: DEG (±30°) or "
+    "DEG±TOL, e.g. 45 or 45±30. Narrows the matcher's rotation search; empty: all headings"
+)
 
 
 class LocateDock(QgsDockWidget):
@@ -71,8 +80,8 @@ class LocateDock(QgsDockWidget):
         self.map_tool = RectangleMapTool(iface.mapCanvas())
         self.map_tool.rectangleDrawn.connect(self._rectangle_drawn)
         self._build()
-        self._fill_weights([])
-        self._find_bundled_models()
+        self._fill_weights()
+        self._ask_bundled_model()
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -122,13 +131,19 @@ class LocateDock(QgsDockWidget):
         weights_row = QHBoxLayout()
         self.weights_combo = QComboBox(body)
         self.weights_combo.setEditable(True)
-        self.weights_combo.setToolTip("Model file: our .safetensors or an official .pth.tar")
+        self.weights_combo.setToolTip(WEIGHTS_TIP)
+        self.weights_combo.currentIndexChanged.connect(self._show_weights_start)
         browse = QToolButton(body)
         browse.setText("…")
         browse.clicked.connect(self._browse_weights)
         weights_row.addWidget(self.weights_combo, 1)
         weights_row.addWidget(browse)
         form.addRow("Weights", weights_row)
+
+        self.heading_edit = QLineEdit(body)
+        self.heading_edit.setPlaceholderText("e.g. 45 or 45±30")
+        self.heading_edit.setToolTip(HEADING_TIP)
+        form.addRow("Heading (° from north, optional)", self.heading_edit)
 
         self.top_k = QSpinBox(body)
         self.top_k.setRange(1, 50)
@@ -195,39 +210,58 @@ class LocateDock(QgsDockWidget):
         if path:
             self.weights_combo.setEditText(path)
 
-    def _fill_weights(self, bundled: list[str]) -> None:
-        current = self.weights_combo.currentText().strip() or settings.default_weights()
+    def _fill_weights(self) -> None:
+        """First entry: the bundled matcher; the default weights setting, if any, shown."""
         self.weights_combo.clear()
-        for path in bundled:
-            self.weights_combo.addItem(f"{os.path.basename(path)} (bundled demo)", path)
-        if current:
-            self.weights_combo.setEditText(current)
-        elif bundled:
+        self.weights_combo.addItem(BUNDLED_LABEL, "")
+        self.weights_combo.setItemData(0, WEIGHTS_TIP, Qt.ToolTipRole)
+        default = settings.default_weights()
+        if default:
+            self.weights_combo.setEditText(default)
+        else:
             self.weights_combo.setCurrentIndex(0)
+        self._show_weights_start()
 
-    def _find_bundled_models(self) -> None:
+    def _show_weights_start(self, *_) -> None:
+        """Show the start of a long entry (the bundled label, a path), not its end."""
+        self.weights_combo.lineEdit().setCursorPosition(0)
+
+    def _ask_bundled_model(self) -> None:
+        """Ask the worker (off the GUI thread) for ``hello.bundled_model`` for the tooltip;
+        this also starts the worker early. Silent when no worker answers."""
         from qgis.core import QgsTask
 
+        client = self.client
+
         def found(exception, result=None) -> None:
-            if exception is None and result:
+            if exception is None and isinstance(result, dict) and result.get("bundled_model"):
                 try:
-                    self._fill_weights(result)
+                    self.show_bundled_model(str(result["bundled_model"]))
                 except RuntimeError:  # the panel was closed meanwhile
                     pass
 
-        self._bundled_task = QgsTask.fromFunction(
-            "OCGNet: find bundled models", lambda task: settings.bundled_models(), on_finished=found
+        self._hello_task = QgsTask.fromFunction(
+            "OCGNet: ask the worker for its bundled model",
+            lambda task: client.hello(timeout=60),
+            on_finished=found,
         )
-        QgsApplication.taskManager().addTask(self._bundled_task)
+        QgsApplication.taskManager().addTask(self._hello_task)
+
+    def show_bundled_model(self, name: str) -> None:
+        """Name the bundled model file in the tooltips of its entry and of the combo."""
+        tip = f"{WEIGHTS_TIP}. The bundled model of the worker's ocgnet-geo: {name}"
+        text = self.weights_combo.currentText()
+        # changing the current item's data resets an editable combo's text to the item's
+        self.weights_combo.setItemData(0, tip, Qt.ToolTipRole)
+        self.weights_combo.setToolTip(tip)
+        if self.weights_combo.currentText() != text:
+            self.weights_combo.setEditText(text)
+        self._show_weights_start()
 
     def weights_path(self) -> str:
-        index = self.weights_combo.currentIndex()
+        """The chosen weights file, or "" for the bundled model."""
         text = self.weights_combo.currentText().strip()
-        if index >= 0 and text == self.weights_combo.itemText(index):
-            data = self.weights_combo.itemData(index)
-            if data:
-                return str(data)
-        return text
+        return "" if text == BUNDLED_LABEL else text
 
     def message(self, text: str, level=Qgis.Info, duration: int = 8) -> None:
         self.iface.messageBar().pushMessage(TITLE, text, level, duration)
@@ -241,6 +275,7 @@ class LocateDock(QgsDockWidget):
         layer = self.raster_combo.currentLayer()
         raster = raster_file(layer)
         weights = check_weights(self.weights_path())
+        heading = parse_heading(self.heading_edit.text())
         area = self.area_combo.currentData()
         bbox = None
         if area == AREA_CANVAS:
@@ -262,6 +297,7 @@ class LocateDock(QgsDockWidget):
             top_k=self.top_k.value(),
             bbox=bbox,
             precision=settings.precision(),
+            heading=heading,
         )
 
     def locate(self) -> LocateTask | None:
@@ -333,9 +369,11 @@ class LocateDock(QgsDockWidget):
         best = next(f for f in layer.getFeatures() if f["rank"] == 1)
         self.progress.setValue(100)
         self.stage.setText(f"done in {result.get('seconds', 0):.1f} s")
+        verified = f", verified with {best['inliers']} inliers" if best["refined"] else ""
         self.message(
             f"{count} candidates in {task.request.raster_name} "
-            f"(best score {best['score']:.3g}, {result.get('tiles_searched', '?')} tiles, "
+            f"(best score {best['score']:.3g}{verified}, "
+            f"{result.get('tiles_searched', '?')} tiles, "
             f"{result.get('seconds', 0):.1f} s) → layer {layer.name()!r}",
             Qgis.Success,
         )

@@ -21,6 +21,8 @@ RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
     ("px_ymin", QVariant.Double),
     ("px_xmax", QVariant.Double),
     ("px_ymax", QVariant.Double),
+    ("refined", QVariant.Bool),  # geometric verification held and moved the box
+    ("inliers", QVariant.Int),  # inliers of its homography (0: not verified)
 )
 FIELD_NAMES = tuple(name for name, _ in RESULT_FIELDS)
 

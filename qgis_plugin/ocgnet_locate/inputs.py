@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -16,6 +17,8 @@ from qgis.core import (
 
 VIEWS = ("drone", "ground")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+#: The weights entry that loads the worker's bundled model (``load`` without ``weights``).
+BUNDLED_LABEL = "bundled matcher, drone/aerial photos"
 
 
 class InputError(ValueError):
@@ -31,6 +34,7 @@ class LocateRequest:
     raster: str
     raster_crs: QgsCoordinateReferenceSystem
     raster_name: str
+    #: a weights file, or "" for the worker's bundled model (the matcher)
     weights: str
     view: str = "drone"
     top_k: int = 5
@@ -38,6 +42,8 @@ class LocateRequest:
     bbox: list[float] | None = None
     #: the worker's precision mode (plugin setting): auto, fp32 or bf16
     precision: str = "auto"
+    #: heading hint for the worker (DEG as a number or "DEG±TOL"), None for all headings
+    heading: float | str | None = None
     extra: dict = field(default_factory=dict)
 
     def locate_params(self) -> dict:
@@ -52,6 +58,8 @@ class LocateRequest:
         if self.bbox is not None:
             params["bbox"] = [float(v) for v in self.bbox]
             params["bbox_crs"] = "EPSG:4326"
+        if self.heading is not None:
+            params["heading"] = self.heading
         return params
 
 
@@ -110,12 +118,44 @@ def bbox_4326(
     return [rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()]
 
 
-def check_weights(path: str) -> str:
-    if not path:
-        raise InputError(
-            "weights: choose a model file (.safetensors or official .pth.tar) "
-            "in the panel or in Settings"
-        )
+def check_weights(path: str | None) -> str:
+    """The absolute path of a weights file, or "" (empty or :data:`BUNDLED_LABEL`): the
+    worker's bundled model."""
+    path = (path or "").strip()
+    if not path or path == BUNDLED_LABEL:
+        return ""
     if not os.path.isfile(path):
         raise InputError(f"weights {path!r}: file not found")
     return os.path.abspath(path)
+
+
+def _heading_error(text: str, detail: str = "expected DEG or DEG±TOL") -> InputError:
+    return InputError(
+        f"heading {text!r}: {detail} (e.g. 45 or 45±30), degrees clockwise from north "
+        "that the photo's top faces"
+    )
+
+
+def parse_heading(text: str | None) -> float | str | None:
+    """The worker's ``heading`` from the user's text: None when empty (search all
+    headings), a number for ``DEG``, ``"DEG±TOL"`` for a range (``+-`` and ``°`` accepted);
+    :class:`InputError` otherwise. The tolerance is 0-180 degrees."""
+    raw = (text or "").strip()
+    if not raw:
+        return None
+    cleaned = raw.replace(" ", "").replace("°", "").replace("+/-", "±").replace("+-", "±")
+    parts = cleaned.split("±")
+    if len(parts) > 2:
+        raise _heading_error(raw)
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise _heading_error(raw) from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise _heading_error(raw, "needs finite numbers")
+    if len(numbers) == 1:
+        return numbers[0]
+    centre, tol = numbers
+    if not 0 <= tol <= 180:
+        raise _heading_error(raw, f"the tolerance {tol:g} is not within 0-180°")
+    return f"{centre:g}±{tol:g}"

@@ -97,28 +97,6 @@ def precision() -> str:
 
 
 def default_weights() -> str:
-    """The weights file from ``OCGNET_WEIGHTS`` or the plugin setting ('' if none)."""
+    """The weights file from ``OCGNET_WEIGHTS`` or the plugin setting; '' when neither is
+    set, which means the worker's bundled model (the matcher, drone/aerial photos)."""
     return os.environ.get(ENV_WEIGHTS, "").strip() or get("weights").strip()
-
-
-def bundled_models(timeout: float = 20.0) -> list[str]:
-    """Model files shipped with the worker's ocgnet-geo (``ocgnet_geo/assets``); [] when
-    none or when the worker's interpreter is unknown. Blocking: call off the GUI thread."""
-    import subprocess
-
-    python, _ = resolve_python()
-    if not python:
-        return []
-    code = (
-        "from ocgnet_geo.locate.bundled import bundled_models\n"
-        "print('\\n'.join(str(p) for p in bundled_models()))"
-    )
-    try:
-        done = subprocess.run(
-            [python, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return (
-        [line for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
-    )

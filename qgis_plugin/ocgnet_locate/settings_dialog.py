@@ -1,5 +1,6 @@
-"""Settings: the worker's Python interpreter, default weights and precision, with a "Test"
-button that shows the worker's ``hello`` answer (fetched on a background task)."""
+"""Settings: the worker's Python interpreter, default weights (empty: the bundled matcher)
+and precision, with a "Test" button that shows the worker's ``hello`` answer (fetched on a
+background task)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from . import settings
+from .inputs import BUNDLED_LABEL
 from .worker_client import WorkerClient, WorkerError
 
 
@@ -50,6 +52,11 @@ class SettingsDialog(QDialog):
         self.weights = QgsFileWidget(self)
         self.weights.setFilter("Models (*.safetensors *.pth.tar *.pth);;All files (*)")
         self.weights.setFilePath(settings.get("weights"))
+        self.weights.lineEdit().setPlaceholderText(f"empty: {BUNDLED_LABEL}")
+        self.weights.setToolTip(
+            "The weights the panel and Processing use by default; empty: the model bundled "
+            "with the worker's ocgnet-geo (the matcher, for drone and aerial photos)"
+        )
         form.addRow("Default weights", self.weights)
         self.precision = QComboBox(self)
         self.precision.addItems(list(settings.PRECISIONS))

@@ -52,7 +52,8 @@ class WorkerClient:
         self._pending: dict[int, queue.Queue] = {}
         self._ids = itertools.count(1)
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
-        #: ``(weights, view, precision)`` of the model loaded in the running worker, or None.
+        #: ``(weights, view, precision)`` of the model loaded in the running worker, or None
+        #: (weights "" = the bundled model).
         self.loaded: tuple[str, str | None, str | None] | None = None
         self.command: list[str] | None = None
 
@@ -229,16 +230,20 @@ class WorkerClient:
         return self.request("hello", timeout=timeout)
 
     def ensure_model(
-        self, weights: str, view: str | None = None, precision: str | None = None
+        self, weights: str | None, view: str | None = None, precision: str | None = None
     ) -> dict | None:
-        """Load ``weights`` (in ``precision``: auto, fp32, bf16; None = the worker's default)
+        """Load ``weights`` (a file; "" or None: the worker's bundled model, ``load``
+        without ``weights``) in ``precision`` (auto, fp32, bf16; None = the worker's default)
         unless the running worker has them loaded so already."""
+        weights = weights or ""
         key = (weights, view, precision)
         if self.is_running() and self.loaded == key:
             return None
-        params: dict[str, Any] = {"weights": weights}
+        params: dict[str, Any] = {"weights": weights} if weights else {}
         if view and not weights.endswith((".safetensors", ".json")):
-            params["view"] = view  # official .pth.tar files do not record their view
+            # official .pth.tar files do not record their view; the bundled matcher answers
+            # bad_input for a view it cannot serve
+            params["view"] = view
         if precision:
             params["precision"] = precision
         model = self.request("load", params)

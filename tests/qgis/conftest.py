@@ -28,6 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # Everything that needs numpy/rasterio/torch runs in a subprocess with the project's
 # interpreter (sys.executable); this process imports only qgis.* and the standard library.
 
+import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -35,6 +36,9 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "qgis_plugin"
+#: The library's bundled demo case (photo, click, Zürich crop, true outline): read as files,
+#: the library itself is not imported here.
+DEMO_DIR = Path(__file__).resolve().parents[2] / "ocgnet_geo" / "assets" / "demo"
 
 SCENE_WRITER = r"""
 import sys
@@ -80,12 +84,18 @@ def plugin_package() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def worker_env(plugin_package: Path, light_weights: Path) -> Iterator[dict]:
-    """The plugin finds its worker (this interpreter) and default weights by environment."""
+def worker_env(plugin_package: Path) -> Iterator[dict]:
+    """The plugin finds its worker (this interpreter, so PYTHONPATH reaches it too) by
+    environment; no default weights (environment or setting): the bundled matcher."""
+    from ocgnet_locate import settings
+
     saved = {k: os.environ.get(k) for k in ("OCGNET_PYTHON", "OCGNET_WEIGHTS")}
+    saved_setting = settings.get("weights")
     os.environ["OCGNET_PYTHON"] = sys.executable
-    os.environ["OCGNET_WEIGHTS"] = str(light_weights)
-    yield {"OCGNET_PYTHON": sys.executable, "OCGNET_WEIGHTS": str(light_weights)}
+    os.environ.pop("OCGNET_WEIGHTS", None)
+    settings.put("weights", "")
+    yield {"OCGNET_PYTHON": sys.executable}
+    settings.put("weights", saved_setting)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -108,6 +118,39 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("scene")
     subprocess.run([sys.executable, "-c", SCENE_WRITER, str(folder)], check=True, timeout=300)
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The bundled demo case: ``query``, ``click`` (photo px), ``raster`` (EPSG:2056) and
+    ``truth`` (the block's outline as (x, y) pairs in ``truth_crs``). Photo and raster are
+    copies: QGIS writes ``.aux.xml`` statistics beside the rasters it opens."""
+    import shutil
+
+    meta = json.loads((DEMO_DIR / "demo.json").read_text(encoding="utf-8"))
+    folder = tmp_path_factory.mktemp("demo")
+    for name in (meta["query"], meta["raster"]):
+        shutil.copy(DEMO_DIR / name, folder / name)
+    return {
+        "query": str(folder / meta["query"]),
+        "click": tuple(float(v) for v in meta["click"]),
+        "raster": str(folder / meta["raster"]),
+        "truth": [tuple(p) for p in meta["object"]["polygon"]],
+        "truth_crs": meta["object"]["crs"],
+    }
+
+
+def box_iou(geometry, points: list[tuple[float, float]]) -> float:
+    """IoU of the bounding boxes of a ``QgsGeometry`` and of a ring of (x, y) points (same
+    CRS): the demo's measure (the model predicts boxes)."""
+    from qgis.core import QgsRectangle
+
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    a, b = geometry.boundingBox(), QgsRectangle(min(xs), min(ys), max(xs), max(ys))
+    inter = a.intersect(b)
+    overlap = 0.0 if inter.isEmpty() else inter.width() * inter.height()
+    union = a.width() * a.height() + b.width() * b.height() - overlap
+    return overlap / union if union > 0 else 0.0
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:

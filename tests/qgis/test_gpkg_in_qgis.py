@@ -24,7 +24,8 @@ boxes = np.array([[100.0, 200.0, 180.0, 260.0], [500.0, 500.0, 540.0, 530.5]])
 polygons = boxes_to_polygons(boxes, tile)
 records = [dict(rank=i + 1, score=0.8 / (i + 1), view="drone", model="test", query="photo.jpg",
                 click_x=10.0, click_y=20.0, raster="ortho.tif", gsd_m=0.5, tile="r0c0",
-                px_xmin=b[0], px_ymin=b[1], px_xmax=b[2], px_ymax=b[3]) for i, b in enumerate(boxes.tolist())]
+                px_xmin=b[0], px_ymin=b[1], px_xmax=b[2], px_ymax=b[3], refined=i == 0,
+                inliers=42 if i == 0 else 0) for i, b in enumerate(boxes.tolist())]
 write_gpkg(sys.argv[1], polygons, records, tile.crs)
 print(json.dumps({"fields": list(RESULT_FIELDS), "wkt": [p.wkt for p in polygons]}))
 """
@@ -51,6 +52,7 @@ def test_gpkg_opens_in_qgis_with_crs_fields_and_geometry(qgis_app, tmp_path: Pat
         features = sorted(layer.getFeatures(), key=lambda f: f["rank"])
         assert [f["rank"] for f in features] == [1, 2]
         assert abs(features[0]["score"] - 0.8) < 1e-12
+        assert [(bool(f["refined"]), f["inliers"]) for f in features] == [(True, 42), (False, 0)]
         for feature, wkt in zip(features, expected["wkt"], strict=True):
             want = QgsGeometry.fromWkt(wkt)
             got = feature.geometry()

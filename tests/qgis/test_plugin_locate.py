@@ -25,13 +25,16 @@ print(json.dumps(result.geojson(crs="raster")))
 """
 
 
-def prepare(dock, scene: Path, raster: str = "ortho_utm.tif") -> QgsRasterLayer:
+def prepare(dock, scene: Path, weights: Path, raster: str = "ortho_utm.tif") -> QgsRasterLayer:
+    """Photo, click, raster and the random-weight OCGNet (these tests check the plumbing:
+    the same boxes as the locate API, cancel, restart)."""
     layer = QgsRasterLayer(str(scene / raster), raster, "gdal")
     assert layer.isValid()
     QgsProject.instance().addMapLayer(layer)
     dock.raster_combo.setLayer(layer)
     dock.set_photo(str(scene / "photo.jpg"))
     dock.photo_view.set_click(*CLICK)
+    dock.weights_combo.setEditText(str(weights))
     dock.top_k.setValue(TOP_K)
     return layer
 
@@ -67,11 +70,11 @@ def library_candidates(scene: Path, light_weights: Path) -> dict:
 
 
 def test_locate_makes_a_styled_layer_in_the_raster_crs(
-    dock, qgis_iface, scene: Path, library_candidates: dict
+    dock, qgis_iface, scene: Path, light_weights: Path, library_candidates: dict
 ) -> None:
     from ocgnet_locate.fields import FIELD_NAMES
 
-    raster = prepare(dock, scene)
+    raster = prepare(dock, scene, light_weights)
     task = run(dock)
     assert task.error is None, task.error and task.error.message
     layer = dock.last_layer
@@ -100,6 +103,8 @@ def test_locate_makes_a_styled_layer_in_the_raster_crs(
             assert abs(feature["score"] - ref["properties"]["score"]) < 1e-6
             for name in ("tile", "px_xmin", "px_ymax", "click_x", "click_y", "view"):
                 assert feature[name] == pytest.approx(ref["properties"][name])
+            assert feature["refined"] == ref["properties"]["refined"]
+            assert feature["inliers"] == ref["properties"]["inliers"]
         assert raster.extent().intersects(feature.geometry().boundingBox())
 
     assert isinstance(layer.renderer(), QgsRuleBasedRenderer) and layer.labelsEnabled()
@@ -120,8 +125,8 @@ def test_locate_makes_a_styled_layer_in_the_raster_crs(
     del reopened
 
 
-def test_cancel_leaves_no_layer_and_next_run_works(dock, scene: Path) -> None:
-    prepare(dock, scene, "big_utm.tif")
+def test_cancel_leaves_no_layer_and_next_run_works(dock, scene: Path, light_weights: Path) -> None:
+    prepare(dock, scene, light_weights, "big_utm.tif")
     layers_before = set(QgsProject.instance().mapLayers())
     task = dock.locate()
     assert task is not None
@@ -133,14 +138,16 @@ def test_cancel_leaves_no_layer_and_next_run_works(dock, scene: Path) -> None:
     assert set(QgsProject.instance().mapLayers()) == layers_before
     assert dock.locate_button.isEnabled()
 
-    prepare(dock, scene)
+    prepare(dock, scene, light_weights)
     task = run(dock)
     assert task.error is None and dock.last_layer is not None
     assert dock.last_layer.featureCount() == TOP_K
 
 
-def test_killed_worker_is_restarted_with_a_message(dock, qgis_iface, scene: Path) -> None:
-    prepare(dock, scene)
+def test_killed_worker_is_restarted_with_a_message(
+    dock, qgis_iface, scene: Path, light_weights: Path
+) -> None:
+    prepare(dock, scene, light_weights)
     dock.client.ensure_running()
     pid = dock.client.pid
     dock.client.kill()

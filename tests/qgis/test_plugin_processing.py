@@ -33,7 +33,7 @@ def read_layer(path: Path) -> QgsVectorLayer:
 
 
 def test_locate_algorithm_runs_through_processing_run(
-    provider, scene: Path, tmp_path: Path
+    provider, scene: Path, light_weights: Path, tmp_path: Path
 ) -> None:
     import processing
 
@@ -46,6 +46,7 @@ def test_locate_algorithm_runs_through_processing_run(
             "CLICK_Y": 77,
             "VIEW": 0,
             "INPUT": str(scene / "ortho_utm.tif"),
+            "WEIGHTS": str(light_weights),
             "TOP_K": 4,
             "OUTPUT": str(out),
         },
@@ -58,6 +59,58 @@ def test_locate_algorithm_runs_through_processing_run(
         assert {"score", "px_xmin", "tile"} <= set(layer.fields().names())
     finally:
         del layer
+
+
+def test_locate_algorithm_uses_the_bundled_matcher_by_default(
+    provider, demo: dict, tmp_path: Path
+) -> None:
+    """No WEIGHTS (and none in the settings): the worker's bundled matcher finds the demo
+    block; HEADING reaches the worker."""
+    import processing
+    from ocgnet_locate.fields import FIELD_NAMES
+
+    from tests.qgis.conftest import box_iou
+
+    result = processing.run(
+        "ocgnet:locate",
+        {
+            "QUERY": demo["query"],
+            "CLICK_X": demo["click"][0],
+            "CLICK_Y": demo["click"][1],
+            "INPUT": demo["raster"],
+            "HEADING": "20±30",
+            "TOP_K": 3,
+            "OUTPUT": str(tmp_path / "demo.gpkg"),
+        },
+    )
+    layer = read_layer(Path(result["OUTPUT"]))
+    try:
+        assert layer.crs().authid() == "EPSG:2056"
+        assert [f.name() for f in layer.fields()] == ["fid", *FIELD_NAMES]
+        best = next(f for f in layer.getFeatures() if f["rank"] == 1)
+        assert box_iou(best.geometry(), demo["truth"]) >= 0.5 and best["refined"]
+    finally:
+        del layer
+    from ocgnet_locate.runtime import shared_client
+
+    assert shared_client().loaded[0] == ""  # loaded without a weights path
+
+
+def test_locate_algorithm_rejects_a_malformed_heading(provider, demo: dict) -> None:
+    import processing
+
+    with pytest.raises(QgsProcessingException, match="heading 'NE': expected DEG or DEG±TOL"):
+        processing.run(
+            "ocgnet:locate",
+            {
+                "QUERY": demo["query"],
+                "CLICK_X": 10,
+                "CLICK_Y": 10,
+                "INPUT": demo["raster"],
+                "HEADING": "NE",
+                "OUTPUT": "TEMPORARY_OUTPUT",
+            },
+        )
 
 
 def test_locate_algorithm_rejects_a_non_georeferenced_raster(provider, scene: Path) -> None:
@@ -76,7 +129,9 @@ def test_locate_algorithm_rejects_a_non_georeferenced_raster(provider, scene: Pa
         )
 
 
-def test_batch_algorithm_runs_through_processing_run(provider, scene: Path, tmp_path: Path) -> None:
+def test_batch_algorithm_runs_through_processing_run(
+    provider, scene: Path, light_weights: Path, tmp_path: Path
+) -> None:
     import processing
 
     table = tmp_path / "queries.csv"
@@ -86,7 +141,13 @@ def test_batch_algorithm_runs_through_processing_run(provider, scene: Path, tmp_
     out = tmp_path / "batch.gpkg"
     result = processing.run(
         "ocgnet:locatebatch",
-        {"CSV": str(table), "INPUT": str(scene / "ortho_utm.tif"), "TOP_K": 2, "OUTPUT": str(out)},
+        {
+            "CSV": str(table),
+            "INPUT": str(scene / "ortho_utm.tif"),
+            "WEIGHTS": str(light_weights),
+            "TOP_K": 2,
+            "OUTPUT": str(out),
+        },
     )
     layer = read_layer(Path(result["OUTPUT"]))
     try:
