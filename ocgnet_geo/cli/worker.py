@@ -265,7 +265,8 @@ class Worker:
 
         if self.locator is None:
             raise WorkerError(
-                "no_model", "locate: no model loaded (send load with a weights file first)"
+                "no_model",
+                "locate: no model loaded (send load first; without weights it loads the bundled matcher)",
             )
         params = check_params("locate", params)
 

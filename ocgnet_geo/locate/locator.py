@@ -330,7 +330,7 @@ class Locator:
         if view is not None and view != model.view:
             raise ViewMismatchError(
                 f"view {view!r}: the loaded model ({model.model_id}) is for {model.view} photos; "
-                f"for {view} photos use OCGNet {view}-view weights (--weights ... --view {view})"
+                f"for {view} photos load OCGNet weights trained for {view} views"
             )
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise TopKError(f"top_k {top_k!r}: must be an integer >= 1")

@@ -389,8 +389,8 @@ def _load_matcher(path: Path, device: str, view: str | None, gsd_m: float | None
     if view not in (None, "drone"):
         raise WeightsFileError(
             f"view {view!r}: the matcher ({path.name}) finds objects in drone and aerial photos "
-            "only; for street-level photos use OCGNet ground-view weights (--weights "
-            "official_ground.pth.tar --view ground)"
+            "only; for street-level photos load OCGNet ground-view weights (an official "
+            "street-view checkpoint) with the ground view"
         )
     return MatcherTileModel(
         load_matcher(path), model_id=weights_id(path), gsd_m=gsd_m, device=device
