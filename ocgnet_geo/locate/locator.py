@@ -377,11 +377,14 @@ class Locator:
                     self.cache.put(p.key, features)
                 encoded += len(todo)
             for p in pending:
-                # ask for more: boxes over nodata or outside the area are dropped
-                found = model.find(photo.rgb, photo.click, p.features, 20 * PER_TILE_K)
-                found = check_finite_hits(found, p.tile.id, model.model_id)
                 valid = self._valid_mask(p.key, info, p.tile, p.valid)
-                kept = where_searched(found, p.tile, valid, area, PER_TILE_K)
+                kept = None
+                for k in (PER_TILE_K, 20 * PER_TILE_K):  # more when boxes were dropped
+                    found = model.find(photo.rgb, photo.click, p.features, k)
+                    found = check_finite_hits(found, p.tile.id, model.model_id)
+                    kept = where_searched(found, p.tile, valid, area, PER_TILE_K)
+                    if len(kept.boxes) == len(found.boxes):
+                        break
                 if len(kept.boxes):
                     hits.append((p.tile, kept))
                 state = "cached" if p.cached else "encoded"
@@ -432,6 +435,11 @@ class Locator:
             report(1.0, "verifying the best candidates")
             refined = refine_candidates(result.candidates, photo.rgb, photo.click, info, cancel)
             result.candidates = refined[:top_k]
+            # the overlay shows the (new) best candidate's tile and attention
+            result.best_tile = result.candidates[0].tile_spec
+            result.best_attention = next(
+                h.attention for tile, h in hits if tile is result.best_tile
+            )
         result.refine = refine
         result.seconds = time.perf_counter() - start
         return result

@@ -316,9 +316,11 @@ def peaks_to_hits(
     box_side_per_scale: float,
 ) -> TileHits:
     """Peaks as ranked hits: logits from :func:`peak_logits`, square boxes of side
-    ``box_side_per_scale x scale`` tile px, the response's softmax as attention."""
+    ``box_side_per_scale x scale`` tile px, and as attention (drawn by the overlay) the
+    response's softmax at :data:`ATTENTION_TEMPERATURE` or the score temperature if sharper."""
     logits, log_partition = peak_logits(response, peaks, temperature)
-    attention = np.exp(response / temperature - response.max() / temperature).astype(np.float32)
+    sharp = min(temperature, ATTENTION_TEMPERATURE)
+    attention = np.exp((response - response.max()) / sharp).astype(np.float32)
     return TileHits(
         boxes=square_boxes(peaks.centres, box_side_per_scale * peaks.scales),
         logits=logits,
@@ -329,6 +331,9 @@ def peaks_to_hits(
     )
 
 
+#: Softmax temperature of the attention map the overlay tints (display only: the fitted score
+#: temperature can be so flat that the map shows nothing).
+ATTENTION_TEMPERATURE = 0.02
 #: Grey-level standard deviation below which the photo around the click has no texture to
 #: match (one colour): the response is then flat and the scores uniform (low).
 MIN_TEXTURE_STD = 2.0

@@ -9,15 +9,18 @@ model, view, precision mode, scores and search size.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
+from affine import Affine
 
 from ocgnet_geo.geo.boxes import polygons_to_boxes, reproject_geometries
 from ocgnet_geo.geo.export import atomic_path
 from ocgnet_geo.geo.raster import open_raster, read_tile
+from ocgnet_geo.geo.tile import TileSpec
 from ocgnet_geo.locate.photo import load_photo
 
 PANEL_PX = 512
@@ -42,7 +45,8 @@ def render_overlay(result: Any, path: str | os.PathLike) -> Path:
     draw = ImageDraw.Draw(canvas)
     best = result.candidates[0]
     lines = [
-        f"model {result.model} ({result.view}, {result.precision})  |  best score {format_score(best.score)} in tile {best.tile}  |  "
+        f"model {result.model} ({result.view}, {result.precision})  |  best score {format_score(best.score)} in tile {best.tile}"
+        f"{f' (verified, {best.inliers} inliers)' if getattr(best, 'refined', False) else ''}  |  "
         f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
@@ -79,14 +83,13 @@ def _photo_panel(result: Any):
 def _tile_panel(result: Any):
     from PIL import Image, ImageDraw
 
-    tile = result.best_tile
+    tile, attention = _centred_on_best(result)
     info = result.raster_info or open_raster(result.raster)
-    rgb, _ = read_tile(info, tile)
+    rgb, valid = read_tile(info, tile)
     image = rgb.astype(np.float32)
-    if result.best_attention is not None:
-        heat = (
-            _upsample(result.best_attention, tile.height, tile.width)[..., None] ** 2
-        )  # emphasise the peak
+    if attention is not None:
+        heat = _upsample(attention, tile.height, tile.width) ** 2  # emphasise the peak
+        heat = (heat * valid)[..., None]  # no tint where the raster has no data
         image = image * (1 - 0.45 * heat) + np.array([255.0, 60.0, 0.0]) * 0.45 * heat
     scale = PANEL_PX / max(tile.width, tile.height)
     size = (round(tile.width * scale), round(tile.height * scale))
@@ -113,6 +116,30 @@ def _tile_panel(result: Any):
             stroke_fill=(0, 0, 0),
         )
     return panel
+
+
+def _centred_on_best(result: Any) -> tuple[TileSpec, np.ndarray | None]:
+    """The best candidate's tile moved by whole attention cells so that the candidate sits in
+    the middle of the panel (it may lie near the tile's edge), with its attention moved along
+    (cells shifted in from outside the tile are zero)."""
+    tile, attention = result.best_tile, result.best_attention
+    x0, y0, x1, y1 = result.candidates[0].box_px
+    grid = attention.shape if attention is not None else (tile.height // 16, tile.width // 16)
+    cell_y, cell_x = tile.height / grid[0], tile.width / grid[1]
+    dx = round(((x0 + x1) / 2 - tile.width / 2) / cell_x)
+    dy = round(((y0 + y1) / 2 - tile.height / 2) / cell_y)
+    if dx == 0 and dy == 0:
+        return tile, attention
+    moved = replace(tile, transform=tile.transform @ Affine.translation(dx * cell_x, dy * cell_y))
+    if attention is None:
+        return moved, None
+    shifted = np.zeros_like(attention)
+    h, w = attention.shape
+    src = attention[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
+    shifted[max(0, -dy) : max(0, -dy) + src.shape[0], max(0, -dx) : max(0, -dx) + src.shape[1]] = (
+        src
+    )
+    return moved, shifted
 
 
 def _font(size: int):

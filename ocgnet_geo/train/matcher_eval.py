@@ -31,7 +31,7 @@ from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
 PEAKS = 5
 VERIFIED = 3
 BOX_FACTORS = np.round(np.arange(0.14, 0.401, 0.02), 3)
-TEMPERATURES = np.round(np.geomspace(0.004, 0.2, 16), 5)
+TEMPERATURES = np.round(np.geomspace(0.004, 1.0, 19), 5)
 
 
 @dataclass
