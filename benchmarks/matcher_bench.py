@@ -4,8 +4,9 @@ timed in the same run. Prints figures; asserts nothing about time.
 Raster: the bundled Zürich crop (0.5 m/px, EPSG:2056) mirror-tiled to 2000 x 2000 px = 1 km²,
 so every tile holds real texture; photo and click: the bundled demo query.
 
-* warm click: a 300 x 300 m bbox (tiles cached), full heading search; with and without the
-  geometric refinement (the default refines the best 3 candidates);
+* warm click: a 300 x 300 m bbox (tiles cached), full heading search, a click moved by a
+  pixel or more each time (so the photo's templates are built again, as for a new click);
+  with and without the geometric refinement (the default refines the best 3 candidates);
 * cold search: the whole 1 km² (cache emptied before each run);
 * the same two for OCGNet at official size (DarkNet-53 + ResNet-18, random weights: speed does
   not depend on them) in its shipped precision (``auto``).
@@ -84,9 +85,20 @@ def main() -> None:
     click = case.click
 
     def warm(loc, refine=None):
-        return lambda: loc.locate(
-            case.query, click, raster, bbox=bbox300, bbox_crs="EPSG:2056", refine=refine
-        )
+        clicks = iter(range(10**6))
+
+        def run():  # a new click each time: the photo's templates are built again
+            dx = next(clicks) % 7 - 3
+            return loc.locate(
+                case.query,
+                (click[0] + dx, click[1]),
+                raster,
+                bbox=bbox300,
+                bbox_crs="EPSG:2056",
+                refine=refine,
+            )
+
+        return run
 
     def cold(loc):
         def run():

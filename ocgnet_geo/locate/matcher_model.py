@@ -108,6 +108,8 @@ class MatcherTileModel:
         self.scale_search = scale_search
         self.heading: tuple[float, float] | None = None
         self._templates: tuple[tuple, Any] | None = None
+        #: The last tile's correlation (the pipeline may ask one tile for more peaks).
+        self._correlation: tuple[tuple, Any] | None = None
 
     @property
     def seconds_per_tile(self) -> float:
@@ -211,9 +213,14 @@ class MatcherTileModel:
         box factor and temperature, so evaluation can refit those without searching again)."""
         torch = self._torch
         templates = self.templates(query_rgb, click)
-        with torch.inference_mode():
-            scores = self.net.correlate(features, templates)
-            response, index = scores.max(dim=0)
+        key = (id(features), id(templates))
+        if self._correlation is not None and self._correlation[0] == key:
+            scores, response, index = self._correlation[1]  # the same tile asked again
+        else:
+            with torch.inference_mode():
+                scores = self.net.correlate(features, templates)
+                response, index = scores.max(dim=0)
+            self._correlation = (key, (scores, response, index))
         r = response.cpu().numpy().astype(np.float64)
         if not _has_texture(query_rgb, click):
             r = np.zeros_like(r)  # nothing to match: every cell equally likely

@@ -42,7 +42,7 @@ WINDOW_FOOTPRINTS = 1.5
 #: Window side at least this many candidate box sides (models that report no scale).
 WINDOW_BOXES = 4.0
 #: Largest window side in pixels (the window's resolution coarsens to fit).
-MAX_WINDOW_PX = 768
+MAX_WINDOW_PX = 512
 #: Windows are read at up to this many times the search tiles' resolution.
 MAX_UPSAMPLE = 2.0
 MIN_INLIERS = 15
