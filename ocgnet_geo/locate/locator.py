@@ -40,9 +40,10 @@ from ocgnet_geo.geo.export import (
 from ocgnet_geo.geo.grid import TileSpec, search_area, tile_grid
 from ocgnet_geo.geo.raster import RasterInfo, open_raster, read_tile
 from ocgnet_geo.locate.cache import DEFAULT_MAX_BYTES, FeatureCache, raster_cache_key
+from ocgnet_geo.locate.hits import TileHits
 from ocgnet_geo.locate.limits import check_raster_size, tile_limit
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
-from ocgnet_geo.locate.tile_model import TileHits, check_finite_hits
+from ocgnet_geo.locate.tile_model import check_finite_hits
 
 #: Searches over more tiles than this get a :class:`LargeSearchWarning` with an estimate.
 LARGE_SEARCH_TILES = 64

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ocgnet_geo.errors import InputError
-from ocgnet_geo.locate.tile_model import TileHits
+from ocgnet_geo.locate.hits import TileHits
 
 #: Bytes of trunk activations per tile pixel (features[:7], float32, channels_last; peak of
 #: the 96-channel expansion at half resolution, rounded up).
