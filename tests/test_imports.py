@@ -25,9 +25,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ocgnet_geo"
     ],
 )
 def test_import_does_not_load_torch(module: str) -> None:
-    code = f"import sys, {module}; print('torch' in sys.modules)"
+    """Nor OpenCV: both load lazily, where a search needs them."""
+    code = f"import sys, {module}; print('torch' in sys.modules, 'cv2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 def test_geo_layer_never_mentions_torch() -> None:
