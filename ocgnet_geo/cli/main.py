@@ -145,18 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--top-k", type=int, default=5, help="candidates to return (default 5)")
-    p.add_argument(
-        "--heading",
-        metavar="DEG[±TOL]",
-        help="direction the photo's top faces, degrees clockwise from north, with a tolerance "
-        "(default ±30): narrows the matcher's rotation search (e.g. 45 or 45±60)",
-    )
-    p.add_argument(
-        "--refine",
-        metavar="{geometric,none}",
-        help="verify the best candidates with local features and a robust homography "
-        "(default: geometric for the matcher, none for OCGNet weights)",
-    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_demo)
 
