@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from ocgnet_geo.cli import main
 from ocgnet_geo.locate.limits import available_cpus
+from tests.cli.conftest import locate_args
 
 SCRIPT = str(Path(sys.executable).with_name("ocgnet-geo"))
 
 
-def _locate_args(photo: Path, raster: Path, weights: Path, *extra: str) -> list[str]:
-    return [
-        "locate",
-        "--query",
-        str(photo),
-        "--click",
-        "120,80",
-        "--raster",
-        str(raster),
-        "--weights",
-        str(weights),
-        *extra,
-    ]
+_locate_args = partial(locate_args, as_json=False)
 
 
 def test_huge_thread_count_is_capped_with_one_warning(

@@ -10,22 +10,9 @@ from pathlib import Path
 import pytest
 
 from ocgnet_geo.cli import main
+from tests.cli.conftest import locate_args
 
-
-def _locate(photo: Path, raster: Path, weights: Path | str, *extra: str) -> list[str]:
-    return [
-        "locate",
-        "--query",
-        str(photo),
-        "--click",
-        "120,80",
-        "--raster",
-        str(raster),
-        "--weights",
-        str(weights),
-        "--json",
-        *extra,
-    ]
+_locate = locate_args
 
 
 def test_argparse_errors_are_one_line_and_a_hint(capsys) -> None:

@@ -8,22 +8,9 @@ from pathlib import Path
 import pytest
 
 from ocgnet_geo.cli import main
+from tests.cli.conftest import locate_args
 
-
-def _locate(photo: Path, raster: Path, weights: Path, *extra: str) -> list[str]:
-    return [
-        "locate",
-        "--query",
-        str(photo),
-        "--click",
-        "120,80",
-        "--raster",
-        str(raster),
-        "--weights",
-        str(weights),
-        "--json",
-        *extra,
-    ]
+_locate = locate_args
 
 
 @pytest.mark.parametrize(
