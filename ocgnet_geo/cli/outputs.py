@@ -3,14 +3,20 @@
 A command that writes several files (``locate --out r.gpkg --overlay o.png``) writes each to
 a temp file beside its final name, then renames them all at the end; if anything fails
 before, no output appears, and a rename that fails removes the outputs already renamed.
+
+Temp files are named ``.<stem>.<pid>.<n>.tmp<suffix>``; those of a command that was killed
+(SIGKILL cannot be caught) are removed by the next command that writes the same output.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ocgnet_geo.stale_files import remove_stale
 
 
 class StagedOutputs:
@@ -22,6 +28,8 @@ class StagedOutputs:
     def path(self, final: str | os.PathLike) -> Path:
         """The temp path to write ``final`` to (same folder, same extension, hidden)."""
         out = Path(final)
+        pattern = f".{glob.escape(out.stem)}.*.tmp{glob.escape(out.suffix)}"
+        remove_stale(out.parent, pattern, _writer_pid)
         tmp = out.with_name(f".{out.stem}.{os.getpid()}.{len(self._staged)}.tmp{out.suffix}")
         self._staged.append((tmp, out))
         return tmp
@@ -58,3 +66,10 @@ def staged_outputs() -> Iterator[StagedOutputs]:
         staged.discard()
         raise
     staged.commit()
+
+
+def _writer_pid(name: str) -> str:
+    """The process id in a temp name ``.<stem>.<pid>.<n>.tmp<suffix>`` (the stem may hold
+    dots, so it is counted from the end)."""
+    parts = name.split(".")
+    return parts[-4] if len(parts) >= 5 else ""

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ocgnet_geo.errors import InputError
+from ocgnet_geo.stale_files import remove_stale
 
 #: Version of the on-disk entry layout; entries of another version are replaced.
 CACHE_FORMAT = "2"
@@ -207,26 +208,10 @@ def _usable_folder(folder: Path) -> Path:
     return folder
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else (or unknown): leave its file alone
-    return True
-
-
 def remove_stale_temp_files(folder: Path) -> int:
     """Delete ``<hash>.<pid>.tmp`` files of writers that are no longer running; returns
     how many were deleted."""
-    removed = 0
-    for tmp in folder.glob("*.*.tmp"):
-        pid = tmp.name.split(".")[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return remove_stale(folder, "*.*.tmp", lambda name: name.split(".")[-2])
 
 
 def _nbytes(features: Any) -> int:

@@ -34,8 +34,17 @@ PRECISIONS = ("auto", "fp32", "bf16")
 MODES = ("fp32", "bf16", "fp16")
 #: CPU flags (``/proc/cpuinfo``) meaning bfloat16 arithmetic in hardware.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-#: Flags reported by ``ocgnet-geo info`` (bf16 and int8 hardware paths).
-REPORTED_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni", "amx_int8")
+#: Flags reported by ``ocgnet-geo info`` and the benchmarks (vector width, bf16 and int8 paths).
+REPORTED_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "amx_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+)
 CPUINFO = Path("/proc/cpuinfo")
 
 INT8_REFUSAL = (

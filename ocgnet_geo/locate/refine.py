@@ -73,9 +73,10 @@ def refine_candidates(
     """Verify the best :data:`REFINE_TOP` of ``candidates`` (ranked
     :class:`~ocgnet_geo.locate.locator.Candidate` objects, polygons in ``info``'s CRS) against
     the photo (working size, ``click`` in its pixels); returns them re-ranked."""
-    from ocgnet_geo.locate.verify import verify
+    from ocgnet_geo.locate.verify import photo_keypoints, verify
 
     out = list(candidates)
+    keypoints = None  # the photo's, detected once for all candidates
     for n, cand in enumerate(candidates[:REFINE_TOP]):
         if cancel is not None and cancel():
             break
@@ -85,7 +86,16 @@ def refine_candidates(
             continue
         tile_gsd = cand.tile_spec.gsd_m
         expected = cand.scale * tile_gsd / window.gsd_m if cand.scale else None
-        result = verify(photo_rgb, click, rgb, expected_scale=expected, min_inliers=MIN_INLIERS)
+        if keypoints is None:
+            keypoints = photo_keypoints(photo_rgb)
+        result = verify(
+            photo_rgb,
+            click,
+            rgb,
+            expected_scale=expected,
+            min_inliers=MIN_INLIERS,
+            photo_keypoints=keypoints,
+        )
         if not result.plausible:
             out[n] = replace(cand, inliers=result.inliers)
             continue

@@ -90,6 +90,24 @@ class Verification:
         return _apply(self.homography, xy)
 
 
+@dataclass(frozen=True)
+class Keypoints:
+    """SIFT keypoints of one image: ``pts`` (N, 2) continuous px of the image as passed in,
+    ``desc`` their (N, 128) float32 descriptors (None without keypoints)."""
+
+    pts: np.ndarray = field(compare=False)
+    desc: np.ndarray | None = field(compare=False)
+
+
+def photo_keypoints(
+    photo_rgb: np.ndarray, *, max_features: int = 4000, sift_base_px: int = SIFT_BASE_PX
+) -> Keypoints:
+    """The photo's keypoints as :func:`verify` computes them (step 1), to pass to several
+    :func:`verify` calls with the same photo and parameters (``photo_keypoints=``)."""
+    pts, desc = _features(_check_rgb(photo_rgb, "photo_rgb"), max_features, 1.0, sift_base_px)
+    return Keypoints(pts, desc)
+
+
 def verify(
     photo_rgb: np.ndarray,
     click: tuple[float, float],
@@ -106,6 +124,7 @@ def verify(
     reproj_threshold: float = REPROJ_THRESHOLD_PX,
     min_spread: float = MIN_SPREAD,
     hull_margin: float = HULL_MARGIN,
+    photo_keypoints: Keypoints | None = None,
 ) -> Verification:
     """Verify a candidate window against the photo and map the click into it.
 
@@ -135,6 +154,10 @@ def verify(
        seed keeps it so for builds that draw from the global RNG.)
     4. :func:`assess` runs the plausibility checks (listed there, with their thresholds).
 
+    ``photo_keypoints``, when given, are step 1's photo keypoints from
+    :func:`photo_keypoints` of this same ``photo_rgb`` with the same ``max_features`` and
+    ``sift_base_px`` (verifying several windows against one photo detects them once).
+
     Never raises on ordinary images: uniform, tiny (< 32 px a side), featureless or
     unrelated images give ``plausible=False`` with a reason. Raises ValueError for arrays that
     are not (H, W, 3) uint8, a click that is not two finite numbers, or invalid parameters.
@@ -160,7 +183,10 @@ def verify(
             h, w = image.shape[:2]
             return _failure(f"{name} too small ({w}x{h} px < {MIN_SIDE_PX} a side)")
 
-    photo_pts, photo_desc = _features(photo, max_features, 1.0, sift_base_px)
+    if photo_keypoints is None:
+        photo_pts, photo_desc = _features(photo, max_features, 1.0, sift_base_px)
+    else:
+        photo_pts, photo_desc = photo_keypoints.pts, photo_keypoints.desc
     if photo_desc is None:
         return _failure("no keypoints in the photo")
     window_pts, window_desc = _features(window, max_features, window_upsample, sift_base_px)

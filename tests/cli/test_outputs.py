@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from ocgnet_geo.cli import main
 from tests.cli.conftest import locate_args
 
 _locate = locate_args
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -88,4 +93,32 @@ def test_both_outputs_appear_together(
     )
     assert time.monotonic() - start < 120
     assert sorted(p.name for p in outputs.iterdir()) == ["o.png", "r.gpkg"]
+    capsys.readouterr()
+
+
+def test_temp_outputs_of_a_killed_command_are_removed_by_the_next(
+    photo: Path, utm_spot_raster: Path, light_weights: Path, tmp_path: Path, capsys
+) -> None:
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    out = outputs / "r.v1.geojson"  # a dotted stem: the pid is counted from the end
+    killed = (
+        "import os, signal, sys\n"
+        "from ocgnet_geo.cli.outputs import StagedOutputs\n"
+        "staged = StagedOutputs()\n"
+        "staged.path(sys.argv[1]).write_text('{half a geojson')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", killed, str(out)], cwd=REPO)
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    left = sorted(p.name for p in outputs.iterdir())
+    assert left == [f".r.v1.{proc.pid}.0.tmp.geojson"]
+    live = outputs / f".r.v1.{os.getppid()}.0.tmp.geojson"  # a running writer's: kept
+    live.write_text("{}")
+    other = outputs / f".s.{proc.pid}.0.tmp.geojson"  # another output's: kept
+    other.write_text("{}")
+
+    assert main(_locate(photo, utm_spot_raster, light_weights, "--out", str(out))) == 0
+
+    assert sorted(p.name for p in outputs.iterdir()) == sorted([live.name, other.name, out.name])
     capsys.readouterr()

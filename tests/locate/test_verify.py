@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocgnet_geo.locate.verify import Verification, assess, verify
+from ocgnet_geo.locate.verify import Verification, assess, photo_keypoints, verify
 
 REPO = Path(__file__).resolve().parents[2]
 ORTHO = REPO / "ocgnet_geo" / "assets" / "demo" / "zurich_heldout_0.5m_epsg2056.tif"
@@ -116,6 +116,21 @@ def photo_of(window: np.ndarray, theta: float, scale: float, **kw: object):
 
 
 # --- recovery of a known homography --------------------------------------------------------
+
+
+def test_photo_keypoints_detected_once_give_the_same_result(window: np.ndarray) -> None:
+    photo, _, side = photo_of(window, 37, 0.8, perspective=(1e-4, 0.0))
+    click = (0.5 * side, 0.4 * side)
+    other = np.ascontiguousarray(np.rot90(window))  # a second window, as refine verifies three
+
+    keypoints = photo_keypoints(photo)
+
+    for target in (window, other):
+        fresh = verify(photo, click, target)
+        reused = verify(photo, click, target, photo_keypoints=keypoints)
+        assert reused == fresh
+        assert reused.homography is None or np.array_equal(reused.homography, fresh.homography)
+    assert verify(photo, click, window, photo_keypoints=keypoints).plausible
 
 
 @pytest.mark.parametrize(
