@@ -9,6 +9,7 @@ XYZ tiles of 256 px).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import mercantile
@@ -71,7 +72,35 @@ def validate_bbox(bbox: Sequence[float], bbox_crs: object = "EPSG:4326") -> tupl
         )
     if crs.is_geographic:  # partly outside (after the swapped-axes check above)
         _check_lonlat_range(values, crs)
+    elif area is not None:
+        _check_projected_range(values, area, crs)
     return values, crs  # type: ignore[return-value]
+
+
+def _check_projected_range(values: BBox, area: BBox, crs: CRS) -> None:
+    """A projected bbox that reaches past the CRS's area of use: a one-line warning naming
+    the axis (the projection is still defined there, only more distorted); past it by more
+    than the area's own extent on that axis, an error (no real search area is that far)."""
+    names = ("minx", "miny", "maxx", "maxy")
+    axes = ("x (easting)", "y (northing)") * 2
+    spans = (area[2] - area[0], area[3] - area[1]) * 2
+    for n, (value, edge) in enumerate(zip(values, area, strict=True)):
+        beyond = (edge - value) if n < 2 else (value - edge)
+        if beyond <= 0:
+            continue
+        where = f"{names[n]} {value:.10g} lies {beyond:.10g} CRS units beyond"
+        edge_text = f"the {axes[n]} {'start' if n < 2 else 'end'} {edge:.10g}"
+        if beyond > spans[n % 2]:
+            raise InvalidBBoxError(
+                f"bbox {values}: {where} {edge_text} of the area where {crs.to_string()} "
+                "is defined; check the bbox CRS"
+            )
+        warnings.warn(
+            f"bbox {names[n]} {value:.10g} lies past {edge_text} of the area of use of "
+            f"{crs.to_string()}: distances there are distorted",
+            stacklevel=3,
+        )
+        return
 
 
 def _check_lonlat_range(values: BBox, crs: CRS) -> None:

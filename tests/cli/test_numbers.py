@@ -23,6 +23,10 @@ _locate = locate_args
         (["--bbox", "8.5,47.3,8.6,91"], "maxy 91 is outside the latitude range -90..90"),
         (["--bbox=-181,47.3,8.6,47.4"], "minx -181 is outside the longitude range"),
         (["--bbox", "8.5,47.3,8.6,inf"], "finite"),
+        (
+            ["--bbox", "830000,5200000,3000000,5210000", "--bbox-crs", "EPSG:32632"],
+            "maxx 3000000 lies 2166021.443 CRS units beyond the x (easting) end",
+        ),
     ],
 )
 def test_bad_numbers_are_one_line_errors(

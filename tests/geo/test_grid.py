@@ -181,9 +181,26 @@ def test_bbox_with_latitude_beyond_90_is_detected() -> None:
     from ocgnet_geo.geo.grid import validate_bbox
 
     with pytest.raises(BBoxAxisOrderError):
-        validate_bbox((150.1, 30.0, 150.2, 30.1), "EPSG:4326") if False else validate_bbox(
-            (30.0, 150.1, 30.1, 150.2), "EPSG:4326"
-        )
+        validate_bbox((30.0, 150.1, 30.1, 150.2), "EPSG:4326")
+
+
+def test_projected_bbox_past_the_area_of_use() -> None:
+    """UTM 32N's area of use ends near easting 834 km (at the equator): a bbox reaching a
+    little past it warns naming the axis; one reaching more than a zone's width past it is
+    an error naming the component (a wrong CRS, not a search area)."""
+    import warnings
+
+    from ocgnet_geo.geo.grid import validate_bbox
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_bbox((400_000, 5_200_000, 410_000, 5_210_000), "EPSG:32632")  # inside: silent
+    with pytest.warns(UserWarning, match=r"maxx 900000 lies past the x \(easting\) end"):
+        validate_bbox((830_000, 5_200_000, 900_000, 5_210_000), "EPSG:32632")
+    with pytest.raises(InvalidBBoxError, match=r"maxx 3000000 lies .* beyond the x \(easting\)"):
+        validate_bbox((830_000, 5_200_000, 3_000_000, 5_210_000), "EPSG:32632")
+    with pytest.raises(InvalidBBoxError, match=r"miny -20000000 lies .* y \(northing\) start 0 "):
+        validate_bbox((400_000, -20_000_000, 410_000, 5_210_000), "EPSG:32632")
 
 
 def test_projected_bbox_with_swapped_axes(lv95_raster: Path) -> None:
