@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from machine import machine_line
 from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from shapely import box
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=20_000, help="raster side in pixels")
     parser.add_argument("--boxes", type=int, default=100_000)
     args = parser.parse_args()
+    print(machine_line())
     OUT.mkdir(exist_ok=True)
     start = time.perf_counter()
     path = make_big_raster(OUT / f"bench_{args.size}.tif", args.size)

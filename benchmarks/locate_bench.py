@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from machine import machine_line
 from PIL import Image
 
 OUT = Path(__file__).parent / "out"
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--model", choices=["official", "light"], default="official")
     parser.add_argument("--runs", type=int, default=3, help="cold runs (each encodes every tile)")
     args = parser.parse_args()
+    print(machine_line())
     import torch
 
     torch.set_num_threads(2)

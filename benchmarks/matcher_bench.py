@@ -18,7 +18,6 @@ Run: ``.venv/bin/python benchmarks/matcher_bench.py``.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -28,20 +27,10 @@ import rasterio
 
 sys.path.insert(0, str(Path(__file__).parent))
 from locate_bench import OUT, make_model
+from machine import machine_line
 from model_bench import timed_interleaved
 
 from ocgnet_geo.cli.demo import demo_case
-
-
-def cpu_line() -> str:
-    from ocgnet_geo.locate.precision import cpu_report
-
-    model = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line),
-        platform.processor(),
-    )
-    report = cpu_report()
-    return f"CPU: {model}; flags: {report['CPU flags']}; {report['precision auto']}"
 
 
 def mirrored_raster(path: Path, size: int = 2000) -> Path:
@@ -108,10 +97,9 @@ def main() -> None:
 
         return run
 
-    print(cpu_line())
+    print(machine_line())
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; matcher fp32, "
-        f"OCGNet {ocgnet.precision} ({getattr(ocgnet.model, 'precision_reason', '')})"
+        f"matcher fp32, OCGNet {ocgnet.precision} ({getattr(ocgnet.model, 'precision_reason', '')})"
     )
     for loc in (matcher, ocgnet):  # fill the caches of the 300 m area
         warm(loc, "none")()

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from machine import machine_line
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--layouts", default="nchw,channels_last")
     args = parser.parse_args()
+    print(machine_line())
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, batch 1")
     print(f"{'layout':13} {'view':6} {'path':24} {'median s':>8} {'GFLOPs':>7}  runs (s)")

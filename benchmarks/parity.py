@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from machine import machine_line
 
 #: A reduced-precision top-1 within this relative fp32-score gap of fp32's top-1 is a near
 #: tie: swapping them is rounding, not a different answer.
@@ -379,6 +380,7 @@ def main() -> int:
     parser.add_argument("--int8", action="store_true", help="also FX int8 on the DarkNet sets")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    print(machine_line())
     import torch
 
     from ocgnet_geo.locate.precision import cpu_report

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import machine_line
 from model_bench import timed_interleaved  # benchmarks/ is sys.path[0] for a script
 
 OUT = Path(__file__).parent / "out"
@@ -239,6 +240,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 run, 0.4 km search")
     args = parser.parse_args()
+    print(machine_line())
     import torch
 
     from ocgnet_geo.locate import Locator

@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from machine import machine_line
+
 HERE = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
@@ -60,6 +62,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5)
     parser.add_argument("--precision", default="fp32")
     args = parser.parse_args()
+    print(machine_line())
 
     sys.path.insert(0, str(Path(__file__).parent))
     from locate_bench import OUT, make_model

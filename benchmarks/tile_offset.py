@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from machine import machine_line
 from pyproj import CRS, Transformer
 
 from ocgnet_geo.geo.grid import tile_grid
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--tile-px", type=int, default=1024)
     parser.add_argument("--overlap-px", type=int, default=256)
     args = parser.parse_args()
+    print(machine_line())
     with tempfile.TemporaryDirectory() as tmp:
         if args.raster:
             with rasterio.open(args.raster) as src:

@@ -13,6 +13,7 @@ import statistics
 import time
 
 import torch
+from machine import machine_line
 
 from ocgnet_geo.models.ocgnet import OCGNet
 from ocgnet_geo.models.ocgnet.head import build_target, detection_loss
@@ -66,6 +67,7 @@ def bench(preset: str, steps: int, batch_size: int | None) -> None:
 
 
 def main() -> None:
+    print(machine_line())
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up (median)")
     ap.add_argument(
