@@ -44,7 +44,8 @@ def main() -> int:
 
     torch.set_num_threads(2)
     trunk = Path(tempfile.mkdtemp()) / "matcher-uncalibrated.safetensors"
-    save_matcher(build_from_torchvision(args.mobilenet), trunk)
+    base = MatcherConfig(extent_weight=me.EXTENT_WEIGHT)
+    save_matcher(build_from_torchvision(args.mobilenet, base), trunk)
     report = me.evaluate_places(
         trunk, Path(args.data), Path(args.runs), every=args.every, ablations=not args.no_ablations
     )
@@ -59,10 +60,10 @@ def main() -> int:
         "temperature fitted on the other places only.\n\n"
         + me.markdown(report)
         + f"\nBundled calibration (all places, footprint objects): box factor "
-        f"{calibration['box_factor']:.2f}, temperature {calibration['temperature']:.4f}.\n",
+        f"{calibration['box_factor']:.2f}, temperature {calibration['temperature']:.4f}, "
+        f"extent weight {me.EXTENT_WEIGHT}.\n",
         encoding="utf-8",
     )
-    base = MatcherConfig()
     config = MatcherConfig.from_dict(
         {
             **json.loads(base.to_json()),

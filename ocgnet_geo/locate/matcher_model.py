@@ -11,10 +11,11 @@ higher peak excluded) among all cells of all searched tiles, so scores are compa
 tiles and sum to at most 1, as OCGNet's anchor-cell softmax does. The temperature is fitted
 on training places (``docs/matcher.md``).
 
-Boxes: a square centred on the (sub-cell) peak whose side is ``box_factor`` x the working
-photo's width x the matched scale (tile px per photo px): the clicked object spans about that
-fraction of the photo. The matched scale and heading travel with each hit for the geometric
-verification stage.
+Boxes: a square centred on the (sub-cell) peak whose side is ``box_factor`` x a length in
+working-photo px x the matched scale (tile px per photo px). The length is the photo's width
+blended with the clicked object's size measured in the photo (:func:`box_length`), so a
+close-up of a house and a wide view of a shed get boxes of their objects' sizes. The matched
+scale and heading travel with each hit for the geometric verification stage.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class MatcherTileModel:
         self._templates: tuple[tuple, Any] | None = None
         #: The last tile's correlation (the pipeline may ask one tile for more peaks).
         self._correlation: tuple[tuple, Any] | None = None
+        self._box_length: tuple[tuple, float] | None = None
 
     @property
     def seconds_per_tile(self) -> float:
@@ -203,8 +205,15 @@ class MatcherTileModel:
             response,
             peaks,
             temperature=self.config.temperature,
-            box_side_per_scale=self.config.box_factor * query_rgb.shape[1],
+            box_side_per_scale=self.config.box_factor * self.box_length(query_rgb, click),
         )
+
+    def box_length(self, query_rgb: np.ndarray, click: tuple[float, float]) -> float:
+        """:func:`box_length` of this photo and click (measured once per photo + click)."""
+        key = (hashlib.blake2b(np.ascontiguousarray(query_rgb), digest_size=16).digest(), click)
+        if self._box_length is None or self._box_length[0] != key:
+            self._box_length = (key, box_length(query_rgb, click, self.config.extent_weight))
+        return self._box_length[1]
 
     def peaks(
         self, query_rgb: np.ndarray, click: tuple[float, float], features: Any, k: int
@@ -308,6 +317,28 @@ def peak_logits(response: np.ndarray, peaks: Peaks, temperature: float) -> tuple
     logits = response.ravel() / temperature
     per_peak = [float(np.logaddexp.reduce(logits[c])) for c in peaks.cells]
     return np.asarray(per_peak, dtype=np.float64), float(np.logaddexp.reduce(logits))
+
+
+def box_length(query_rgb: np.ndarray, click: tuple[float, float], extent_weight: float) -> float:
+    """Working-photo px behind a box side: ``width ** (1 - w) * extent ** w`` with ``w`` =
+    ``extent_weight`` and ``extent`` the clicked object's size in the photo
+    (:func:`~ocgnet_geo.locate.extent.object_extent_px`); the width when ``w`` is 0 or the
+    object cannot be measured."""
+    width = float(query_rgb.shape[1])
+    if extent_weight <= 0:
+        return width
+    from ocgnet_geo.locate.extent import object_extent_px
+
+    extent = object_extent_px(query_rgb, click)
+    return blended_length(width, extent, extent_weight)
+
+
+def blended_length(width: float, extent: float | None, extent_weight: float) -> float:
+    """``width ** (1 - extent_weight) * extent ** extent_weight`` (``width`` without an
+    extent)."""
+    if extent is None or extent <= 0 or extent_weight <= 0:
+        return float(width)
+    return float(width ** (1 - extent_weight) * extent**extent_weight)
 
 
 def square_boxes(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:

@@ -438,7 +438,7 @@ def _estimate(
     import cv2
 
     method = getattr(cv2, "USAC_MAGSAC", cv2.RANSAC)
-    with _seeded_rng(RNG_SEED):
+    with seeded_rng(RNG_SEED):
         try:
             homography, mask = cv2.findHomography(
                 src.astype(np.float32),
@@ -456,7 +456,7 @@ def _estimate(
 
 
 @contextmanager
-def _seeded_rng(seed: int) -> Iterator[None]:
+def seeded_rng(seed: int) -> Iterator[None]:
     """Seed OpenCV's (per-thread) RNG with ``seed`` for the block.
 
     OpenCV cannot report its RNG state, so it cannot be restored exactly; instead a value is

@@ -30,7 +30,10 @@ from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
 #: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
 PEAKS = 5
 VERIFIED = 3
-BOX_FACTORS = np.round(np.arange(0.14, 0.401, 0.02), 3)
+BOX_FACTORS = np.round(np.arange(0.1, 1.201, 0.02), 3)
+#: Weight of the clicked object's measured size in the box length (``MatcherConfig.
+#: extent_weight``): 0.5, the best of 0, 0.25, 0.5, 0.75, 1 over all places (docs/matcher-report.md).
+EXTENT_WEIGHT = 0.5
 TEMPERATURES = np.round(np.geomspace(0.004, 1.0, 19), 5)
 
 
@@ -43,6 +46,7 @@ class Runs:
     gt: list[np.ndarray] = field(default_factory=list)  # (4,) tile px
     gsd: list[float] = field(default_factory=list)  # tile m/px
     width: list[int] = field(default_factory=list)  # working photo width, px
+    extent: list[float] = field(default_factory=list)  # clicked object's size, photo px (0: none)
     tile_px: list[int] = field(default_factory=list)
     response: list[np.ndarray] = field(default_factory=list)  # (h*w,)
     centres: list[np.ndarray] = field(default_factory=list)  # (k, 2)
@@ -78,7 +82,15 @@ class Runs:
         for name, values in doc.items():
             if name == "cells":
                 values = [[np.asarray(c, dtype=np.int64) for c in v] for v in values]
-            elif name not in ("place", "class_name", "gsd", "width", "tile_px", "seconds"):
+            elif name not in (
+                "place",
+                "class_name",
+                "gsd",
+                "width",
+                "extent",
+                "tile_px",
+                "seconds",
+            ):
                 values = [np.asarray(v) for v in values]
             setattr(out, name, values)
         return out
@@ -119,6 +131,7 @@ def collect(
     ``every``-th test sample of the CVOGL-layout ``folder``; verify its best peaks."""
     import time
 
+    from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.refine import MIN_INLIERS
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
@@ -154,6 +167,7 @@ def collect(
         runs.gt.append(np.asarray(rec.bbox, float))
         runs.gsd.append(gsd)
         runs.width.append(query.shape[1])
+        runs.extent.append(object_extent_px(query, rec.click_xy) or 0.0)
         runs.tile_px.append(tile.shape[1])
         runs.response.append(response.astype(np.float32).ravel())
         runs.centres.append(peaks.centres)
@@ -167,11 +181,16 @@ def collect(
 
 
 def ranked_boxes(
-    runs: Runs, box_factor: float, temperature: float, use_verification: bool = True
+    runs: Runs,
+    box_factor: float,
+    temperature: float,
+    use_verification: bool = True,
+    extent_weight: float = EXTENT_WEIGHT,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per sample the ranked boxes (k, 4) and the top-1 score under a calibration, with the
-    pipeline's own re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank_arrays`)."""
-    from ocgnet_geo.locate.matcher_model import Peaks, peak_logits, square_boxes
+    pipeline's own box length (:func:`~ocgnet_geo.locate.matcher_model.blended_length`),
+    re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank_arrays`)."""
+    from ocgnet_geo.locate.matcher_model import Peaks, blended_length, peak_logits, square_boxes
     from ocgnet_geo.locate.refine import rerank_arrays
 
     out, top = [], []
@@ -187,7 +206,8 @@ def ranked_boxes(
         use = runs.verified[i] & use_verification
         centres = np.where(use[:, None], runs.v_centres[i], runs.centres[i])
         scales = np.where(use, runs.v_scales[i], runs.scales[i])
-        boxes = square_boxes(centres, box_factor * runs.width[i] * scales)
+        length = blended_length(runs.width[i], runs.extent[i] or None, extent_weight)
+        boxes = square_boxes(centres, box_factor * length * scales)
         if use_verification:
             order, scores = rerank_arrays(probs, boxes, use, runs.inliers[i])
         else:
@@ -198,43 +218,57 @@ def ranked_boxes(
     return out, np.asarray(top)
 
 
-def score(runs: Runs, box_factor: float, temperature: float, use_verification: bool = True):
+def score(
+    runs: Runs,
+    box_factor: float,
+    temperature: float,
+    use_verification: bool = True,
+    extent_weight: float = EXTENT_WEIGHT,
+):
     """(metrics, top-1 scores) of stored runs under a calibration."""
-    boxes, top = ranked_boxes(runs, box_factor, temperature, use_verification)
+    boxes, top = ranked_boxes(runs, box_factor, temperature, use_verification, extent_weight)
     acc = MetricAccumulator()
     ranked = [np.stack([b[min(r, len(b) - 1)] for b in boxes]) for r in range(3)]
     acc.add(ranked_box_metrics(np.stack(runs.gt), ranked, np.asarray(runs.gsd)), runs.class_name)
     return acc, top
 
 
-def fit(runs: Runs, use_verification: bool = True) -> dict[str, float]:
+def fit(
+    runs: Runs, use_verification: bool = True, extent_weight: float = EXTENT_WEIGHT
+) -> dict[str, float]:
     """Box factor maximising acc@0.5, then the temperature minimising the Brier score of the
     top-1 score against top-1 correctness (IoU > 0.5), on ``runs``."""
     t0 = float(TEMPERATURES[len(TEMPERATURES) // 2])
-    accs = [score(runs, c, t0, use_verification)[0].summary()["acc50"] for c in BOX_FACTORS]
+    accs = [
+        score(runs, c, t0, use_verification, extent_weight)[0].summary()["acc50"]
+        for c in BOX_FACTORS
+    ]
     box_factor = float(BOX_FACTORS[int(np.argmax(accs))])
     best = (np.inf, t0)
     for t in TEMPERATURES:
-        acc, top = score(runs, box_factor, float(t), use_verification)
+        acc, top = score(runs, box_factor, float(t), use_verification, extent_weight)
         hit = acc.arrays()["hit50"]
         brier = float(np.mean((top - hit) ** 2))
         best = min(best, (brier, float(t)))
     return {"box_factor": box_factor, "temperature": best[1], "brier": best[0]}
 
 
-def leave_one_place_out(runs: Runs, use_verification: bool = True) -> dict[str, dict]:
+def leave_one_place_out(
+    runs: Runs, use_verification: bool = True, extent_weight: float = EXTENT_WEIGHT
+) -> dict[str, dict]:
     """Per place: the calibration fitted on every other place, and that place's metrics under
     it (``summary``), plus the top-1 scores' mean (``mean_top1_score``, for calibration)."""
     places = sorted(set(runs.place))
     out = {}
     for place in places:
         held = np.array([p == place for p in runs.place])
-        calibration = fit(runs.subset(~held), use_verification)
+        calibration = fit(runs.subset(~held), use_verification, extent_weight)
         acc, top = score(
             runs.subset(held),
             calibration["box_factor"],
             calibration["temperature"],
             use_verification,
+            extent_weight,
         )
         out[place] = {
             "calibration": calibration,
@@ -266,6 +300,7 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
         runs.gt.append(np.asarray(rec.bbox, float))
         runs.gsd.append(geo.extent_m / tile.shape[1] if geo is not None else np.nan)
         runs.width.append(query.shape[1])
+        runs.extent.append(0.0)
         runs.tile_px.append(tile.shape[1])
         runs.response.append(np.zeros(1, np.float32))
         runs.centres.append(centre)
@@ -279,12 +314,14 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
     return runs
 
 
-#: The ablations of the leave-one-place-out report: (name, model switches, use verification).
+#: The ablations of the leave-one-place-out report: (name, model switches, use verification,
+#: extent weight).
 ABLATIONS = (
-    ("matcher", {}, True),
-    ("no geometric verification", {}, False),
-    ("no rotation search", {"rotation_search": False}, True),
-    ("no scale search", {"scale_search": False}, True),
+    ("matcher", {}, True, EXTENT_WEIGHT),
+    ("no geometric verification", {}, False, EXTENT_WEIGHT),
+    ("box from the photo width only", {}, True, 0.0),
+    ("no rotation search", {"rotation_search": False}, True, EXTENT_WEIGHT),
+    ("no scale search", {"scale_search": False}, True, EXTENT_WEIGHT),
 )
 
 
@@ -311,11 +348,26 @@ def collect_all(
             cache = runs_dir / tag / f"{name}_every{every}.json"
             if cache.is_file():
                 part = Runs.load(cache)
+                if len(part.extent) != len(part):  # a cache from before the extent
+                    part.extent = _extents(folder, every)
+                    part.save(cache)
             else:
                 part = collect(model, folder, place, every=every, progress=progress)
                 part.save(cache)
             runs.extend(part)
     return runs
+
+
+def _extents(folder: Path, every: int) -> list[float]:
+    """The clicked objects' sizes (photo px, 0 when not measured) of ``collect``'s samples."""
+    from ocgnet_geo.locate.extent import object_extent_px
+
+    records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
+    out = []
+    for rec in records:
+        query = np.asarray(Image.open(folder / "query" / rec.query_name).convert("RGB"))
+        out.append(object_extent_px(query, rec.click_xy) or 0.0)
+    return out
 
 
 def buildings_only(runs: Runs) -> Runs:
@@ -339,12 +391,12 @@ def evaluate_places(
 
     report: dict = {"places": {}, "methods": [], "calibration": {}}
     todo = ABLATIONS if ablations else ABLATIONS[:1]
-    for name, settings, use_verification in todo:
+    for name, settings, use_verification, extent_weight in todo:
         runs = collect_all(weights, root, runs_dir, settings, every, progress)
         for subset, part in (("buildings", buildings_only(runs)), ("all", runs)):
             if not len(part):
                 continue
-            lopo = leave_one_place_out(part, use_verification)
+            lopo = leave_one_place_out(part, use_verification, extent_weight)
             _add(report, name, subset, lopo, part)
             if name == "matcher" and subset == "buildings":
                 report["calibration"] = {p: v["calibration"] for p, v in lopo.items()}
@@ -358,7 +410,7 @@ def evaluate_places(
         for subset, part in (("buildings", buildings_only(sift)), ("all", sift)):
             if not len(part):
                 continue
-            acc, _ = score(part, factor, 0.02, use_verification=False)
+            acc, _ = score(part, factor, 0.02, use_verification=False, extent_weight=0.0)
             per = {
                 p: {
                     "summary": summarize(

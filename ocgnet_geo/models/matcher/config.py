@@ -30,8 +30,11 @@ class MatcherConfig:
     * ``rotation_step_deg``: step of the heading search over the full circle;
     * ``working_px``: photos are reduced (never enlarged) so that their long side is this;
     * ``tile_px`` / ``tile_gsd_m``: the pipeline's search tiles (pixels, metres per pixel);
-    * ``box_factor``: a box's side is ``box_factor`` x the working photo's width x the
-      matched scale (the clicked object spans about that fraction of the photo);
+    * ``box_factor`` and ``extent_weight``: a box's side is ``box_factor`` x ``L`` x the
+      matched scale, ``L = width ** (1 - extent_weight) * extent ** extent_weight`` in
+      working-photo px: the photo's width blended (geometric mean) with the clicked object's
+      size measured in the photo (:mod:`ocgnet_geo.locate.extent`; the width alone when
+      ``extent_weight`` is 0 or the measurement fails);
     * ``temperature``: softmax temperature turning mean cosines into probabilities;
     * ``peak_radius_cells``: peaks closer than this (cells) are one candidate.
     """
@@ -48,6 +51,7 @@ class MatcherConfig:
     tile_px: int = 512
     tile_gsd_m: float = 0.5
     box_factor: float = 0.3
+    extent_weight: float = 0.0
     temperature: float = 0.02
     peak_radius_cells: int = 3
     view: str = "drone"
@@ -67,6 +71,7 @@ class MatcherConfig:
             (self.working_px >= 64, "working_px must be >= 64"),
             (self.tile_px % self.stride == 0, "tile_px must be a multiple of stride"),
             (self.tile_gsd_m > 0 and self.box_factor > 0, "tile_gsd_m and box_factor must be > 0"),
+            (0 <= self.extent_weight <= 1, "extent_weight must be in [0, 1]"),
             (self.temperature > 0, "temperature must be > 0"),
             (self.view == "drone", "the matcher is for drone/aerial photos only"),
         ]
