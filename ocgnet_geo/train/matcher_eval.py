@@ -281,8 +281,9 @@ def leave_one_place_out(
 
 def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> Runs:
     """SIFT + robust homography between the photo and the whole tile (upsampled 2x), the click
-    mapped (box side ``box_factor`` x photo width x measured scale); the tile centre when the
-    geometry is not plausible. Stored as runs with one peak (score 1)."""
+    mapped (box side ``box_factor`` x the matcher's box length x measured scale); the tile
+    centre when the geometry is not plausible. Stored as runs with one peak (score 1)."""
+    from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.refine import MIN_INLIERS
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
@@ -300,7 +301,7 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
         runs.gt.append(np.asarray(rec.bbox, float))
         runs.gsd.append(geo.extent_m / tile.shape[1] if geo is not None else np.nan)
         runs.width.append(query.shape[1])
-        runs.extent.append(0.0)
+        runs.extent.append(object_extent_px(query, rec.click_xy) or 0.0)
         runs.tile_px.append(tile.shape[1])
         runs.response.append(np.zeros(1, np.float32))
         runs.centres.append(centre)
@@ -410,7 +411,7 @@ def evaluate_places(
         for subset, part in (("buildings", buildings_only(sift)), ("all", sift)):
             if not len(part):
                 continue
-            acc, _ = score(part, factor, 0.02, use_verification=False, extent_weight=0.0)
+            acc, _ = score(part, factor, 0.02, use_verification=False)
             per = {
                 p: {
                     "summary": summarize(
