@@ -34,14 +34,18 @@ def build_wheel(dest: Path) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
-            + ["--no-build-isolation", "--disable-pip-version-check", str(REPO), "-w", tmp],
+            [
+                *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"),
+                *("--no-build-isolation", "--disable-pip-version-check", str(REPO), "-w", tmp),
+            ],
             check=True,
         )
         (wheel,) = Path(tmp).glob("ocgnet_geo-*.whl")
         with zipfile.ZipFile(wheel) as z:
             names = z.namelist()
-        models = [n for n in names if n.startswith("ocgnet_geo/assets/") and n.endswith(".safetensors")]
+        models = [
+            n for n in names if n.startswith("ocgnet_geo/assets/") and n.endswith(".safetensors")
+        ]
         if not models:
             sys.exit(f"{wheel.name}: no ocgnet_geo/assets/*.safetensors inside")
         target = dest / wheel.name

@@ -181,7 +181,9 @@ def bundled_wheel(wheel_dir: Path | None = None) -> Wheel:
     path = max(wheels, key=lambda p: version_key(p.name.split("-")[1]))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     constraints = wheel_dir / CONSTRAINTS
-    return Wheel(path, path.name.split("-")[1], digest, constraints if constraints.is_file() else None)
+    return Wheel(
+        path, path.name.split("-")[1], digest, constraints if constraints.is_file() else None
+    )
 
 
 def version_key(version: str) -> tuple:
@@ -238,7 +240,9 @@ def default_candidates() -> list[tuple[str, str]]:
     if chosen:
         out.append((chosen, f"set by {ENV_BASE_PYTHON}"))
     out += [(p, "QGIS's own Python") for p in qgis_python_candidates()]
-    out += [(p, "found on PATH (QGIS's own Python is not usable)") for p in path_python_candidates()]
+    out += [
+        (p, "found on PATH (QGIS's own Python is not usable)") for p in path_python_candidates()
+    ]
     return out
 
 
@@ -333,7 +337,11 @@ def pip_sources(
     or PyTorch's CUDA index on Windows when a GPU build is asked for."""
     system = system or platform.system()
     if wheelhouse:
-        return ["--no-index", "--find-links", wheelhouse], f"offline, from the wheelhouse {wheelhouse}"
+        return [
+            "--no-index",
+            "--find-links",
+            wheelhouse,
+        ], f"offline, from the wheelhouse {wheelhouse}"
     own = sorted(
         {k.split(".", 1)[-1] for k in config}
         & {"index-url", "extra-index-url", "find-links", "no-index"}
@@ -439,10 +447,18 @@ def _pip_problem(tail: list[str]) -> str:
     text = "\n".join(tail)
     if "No space left on device" in text or "Errno 28" in text:
         return "the disk is full"
+    problem = tail[-1] if tail else "no output"
     for line in reversed(tail):
         if line.startswith("ERROR:"):
-            return line[len("ERROR:") :].strip()
-    return tail[-1] if tail else "no output"
+            problem = line[len("ERROR:") :].strip()
+            break
+    unreachable = ("NewConnectionError", "ProxyError", "Failed to establish", "Max retries")
+    if "No matching distribution" in problem or any(u in text for u in unreachable):
+        problem += (
+            " (is the package index reachable? behind a proxy or offline: set pip's proxy, "
+            "or choose a wheelhouse folder; details in the pip log)"
+        )
+    return problem
 
 
 # --- install / verify / remove ---------------------------------------------------------------
@@ -520,7 +536,9 @@ def install(options: Options, progress: Progress | None = None) -> Outcome:
             progress.log(line)
 
         logged = Progress(progress.step, tee, progress.cancelled)
-        tee(f"OCGNet engine install, {time.strftime('%Y-%m-%d %H:%M:%S')}, bundled {wheel.path.name}")
+        tee(
+            f"OCGNet engine install, {time.strftime('%Y-%m-%d %H:%M:%S')}, bundled {wheel.path.name}"
+        )
         try:
             outcome = _install(options, logged, root, wheel, started)
         except EngineError as err:
@@ -530,14 +548,18 @@ def install(options: Options, progress: Progress | None = None) -> Outcome:
         return outcome
 
 
-def _install(options: Options, progress: Progress, root: Path, wheel: Wheel, started: float) -> Outcome:
+def _install(
+    options: Options, progress: Progress, root: Path, wheel: Wheel, started: float
+) -> Outcome:
     marker = read_marker(root)
     progress.step(0.01, "checking the installed engine…")
     if marker and not options.repair and _same_build(marker, wheel):
         try:
-            verify(marker["python"], timeout=120, load=False)
+            hello = verify(marker["python"], timeout=120, load=False)["hello"]
+            if hello.get("version") != wheel.version:
+                raise WorkerError("internal", f"it reports version {hello.get('version')}")
         except WorkerError as err:
-            progress.log(f"installed engine does not answer ({err.message}); reinstalling")
+            progress.log(f"installed engine does not work ({err.message}); reinstalling")
         else:
             return Outcome(
                 "unchanged",
@@ -597,7 +619,8 @@ def _build(
     python = venv_python(venv)
     if code != 0 or not python.is_file():
         raise EngineError(
-            "venv_failed", f"could not create the engine's venv with {base.path}: {_pip_problem(tail)}"
+            "venv_failed",
+            f"could not create the engine's venv with {base.path}: {_pip_problem(tail)}",
         )
     progress.step(0.12, "reading pip's configuration…")
     sources, why = pip_sources(pip_config(str(python)), options.torch_build, options.wheelhouse)

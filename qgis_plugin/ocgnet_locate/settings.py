@@ -120,14 +120,15 @@ def worker_command(python: str | None = None) -> list[str]:
     )
 
 
-def worker_env() -> dict:
+def worker_env(python: str | None = None) -> dict:
     """The worker's environment: QGIS's, without PYTHONPATH/PYTHONHOME & co. when the
-    worker is the installed engine (self-contained)."""
-    try:
-        command = worker_command()
-    except WorkerError:
-        return dict(os.environ)
-    if engine.is_inside(command[0], engine_root()):
+    worker (``python``; None: the resolved one) is the installed engine (self-contained)."""
+    if python is None:
+        try:
+            python = worker_command()[0]
+        except WorkerError:
+            return dict(os.environ)
+    if engine.is_inside(python, engine_root()):
         return engine.clean_env()
     return dict(os.environ)
 
@@ -142,3 +143,9 @@ def default_weights() -> str:
     """The weights file from ``OCGNET_WEIGHTS`` or the plugin setting; '' when neither is
     set, which means the worker's bundled model (the matcher, drone/aerial photos)."""
     return os.environ.get(ENV_WEIGHTS, "").strip() or get("weights").strip()
+
+
+def torch_build() -> str:
+    """The torch build the engine install asks for: ``cpu`` (default) or ``gpu``."""
+    value = get("torch_build", "cpu").strip().lower()
+    return value if value in engine.TORCH_BUILDS else "cpu"

@@ -62,6 +62,8 @@ class WorkerClient:
         #: (weights "" = the bundled model).
         self.loaded: tuple[str, str | None, str | None] | None = None
         self.command: list[str] | None = None
+        #: the worker's answer to the last ``load`` (precision, precision_reason, ...)
+        self.loaded_model: dict | None = None
         #: the last error of a request or start, as "code: message" (for diagnostics)
         self.last_error: str | None = None
 
@@ -269,5 +271,5 @@ class WorkerClient:
         if precision:
             params["precision"] = precision
         model = self.request("load", params)
-        self.loaded = key
+        self.loaded, self.loaded_model = key, model
         return model
