@@ -20,10 +20,12 @@ from . import engine, settings
 from .worker_client import WorkerClient, WorkerError
 
 
-def _engine_info(python: str, env: dict) -> dict | str:
+def _engine_info(prefix: list[str], env: dict) -> dict | str:
+    """``ocgnet-geo info --json`` run like the worker (``prefix``: its command without
+    ``worker``)."""
     try:
         done = subprocess.run(
-            [python, "-m", "ocgnet_geo.cli", "info", "--json"],
+            [*prefix, "info", "--json"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -80,8 +82,8 @@ def collect(client: WorkerClient | None = None) -> str:
     except WorkerError as err:
         lines.append(f"worker: {err.message}")
         command = None
-    if command is not None and command[1:3] == ["-m", "ocgnet_geo.cli"]:
-        info = _engine_info(command[0], settings.worker_env())
+    if command is not None and "ocgnet_geo.cli" in command:
+        info = _engine_info(command[:-1], settings.worker_env())
         if isinstance(info, dict):
             for key in ("ocgnet-geo", "python", "torch", "numpy", "rasterio", "GDAL", "PROJ"):
                 lines.append(f"worker {key}: {info.get(key)}")

@@ -95,6 +95,13 @@ def venv_python(venv: Path, system: str | None = None) -> Path:
     return Path(venv) / "bin" / "python"
 
 
+def worker_command(python: str) -> list[str]:
+    """How the engine's worker starts: isolated (``-I``: neither the current folder, nor
+    ``PYTHONPATH``, nor the user's site-packages can shadow the engine's packages),
+    unbuffered, UTF-8 stdio."""
+    return [str(python), "-I", "-u", "-X", "utf8", "-m", "ocgnet_geo.cli", "worker"]
+
+
 def read_marker(root: Path) -> dict | None:
     """The marker of a working engine, or None (no engine, or never verified)."""
     try:
@@ -504,9 +511,7 @@ def plan(options: Options) -> dict:
 def verify(python: str, timeout: float = 180.0, load: bool = True) -> dict:
     """Start the engine's worker: ``hello`` (and ``load`` of the bundled model); returns
     ``{"hello": ..., "model": ...}``; raises :class:`WorkerError`."""
-    client = WorkerClient(
-        lambda: [python, "-m", "ocgnet_geo.cli", "worker"], env_factory=lambda: clean_env()
-    )
+    client = WorkerClient(lambda: worker_command(python), env_factory=lambda: clean_env())
     try:
         hello = client.hello(timeout=timeout)
         model = client.request("load", {}, timeout=timeout) if load else None

@@ -101,8 +101,10 @@ def worker_command(python: str | None = None) -> list[str]:
         python, source = resolve_python()
     if python:
         root = engine_root()
-        if engine.is_inside(python, root) and engine.working_python(root) != python:
-            raise WorkerError("worker_missing", engine_missing_message(root))
+        if engine.is_inside(python, root):
+            if engine.working_python(root) != python:
+                raise WorkerError("worker_missing", engine_missing_message(root))
+            return engine.worker_command(python)
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise WorkerError(
                 "worker_missing",

@@ -37,7 +37,12 @@ TIMES: dict[str, float] = {}
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("engine_wheels")
     subprocess.run(
-        [sys.executable, str(REPO / "qgis_plugin" / "build_plugin.py"), "--wheels-only", str(folder)],
+        [
+            sys.executable,
+            str(REPO / "qgis_plugin" / "build_plugin.py"),
+            "--wheels-only",
+            str(folder),
+        ],
         check=True,
         timeout=300,
     )
@@ -58,6 +63,8 @@ def plugin_settings(plugin_package: Path, root: Path, monkeypatch) -> dict:
     from ocgnet_locate.runtime import shutdown_shared_client
 
     saved = {key: settings.get(key) for key in SETTING_KEYS}
+    # the analyst's QGIS: its Python cannot import ocgnet_geo (this test's can)
+    monkeypatch.setattr(settings, "_qgis_python", lambda: None)
     monkeypatch.delenv("OCGNET_PYTHON", raising=False)
     monkeypatch.delenv("OCGNET_WEIGHTS", raising=False)
     settings.put("python", "")
@@ -105,6 +112,20 @@ def assert_one_failure_line(iface, needle: str) -> str:
     assert len(failures) == 1, failures
     assert needle in failures[0] and "\n" not in failures[0] and "Traceback" not in failures[0]
     return failures[0]
+
+
+def test_first_use_offers_the_install(qgis_iface, plugin_settings, root: Path) -> None:
+    """Opening the panel with no engine: one message-bar line with a button, no dialog."""
+    from ocgnet_locate.plugin import OCGNetLocatePlugin
+    from qgis.PyQt.QtWidgets import QApplication, QPushButton
+
+    clear(qgis_iface)
+    assert OCGNetLocatePlugin(qgis_iface).offer_engine_if_missing()
+    (line,) = lines(qgis_iface, Qgis.Warning)
+    assert line.startswith("the OCGNet engine is not installed: press Install engine")
+    items = qgis_iface.messageBar().items()
+    assert [b.text() for b in items[-1].findChildren(QPushButton)] == ["Install engine…"]
+    assert QApplication.activeModalWidget() is None
 
 
 # --- faults ------------------------------------------------------------------------------------
@@ -212,11 +233,16 @@ def test_install_then_locate_the_demo_then_a_noop(
     assert marker["hello"]["bundled_model"] == "matcher-mobilenetv2-s8.safetensors"
     assert marker["model"]["family"] == "matcher"
     # self-contained: ocgnet_geo and torch come from the engine, not from this checkout
+    # (started like the worker, -I, and from this checkout's folder, which holds ocgnet_geo/)
+    code = "import ocgnet_geo, torch; print(ocgnet_geo.__file__, torch.__file__)"
+    command = engine.worker_command(python)
+    assert command[:2] == [python, "-I"]
     where = subprocess.run(
-        [python, "-c", "import ocgnet_geo, torch; print(ocgnet_geo.__file__, torch.__file__)"],
+        [*command[:-3], "-c", code],
         capture_output=True,
         text=True,
-        env=engine.clean_env(),
+        env=dict(os.environ),  # PYTHONPATH of this test run included
+        cwd=REPO,
         check=True,
     ).stdout.split()
     assert all(engine.is_inside(path, root) for path in where), where
@@ -248,6 +274,35 @@ def test_install_then_locate_the_demo_then_a_noop(
         panel.deleteLater()
         flush_deletes()
         QgsProject.instance().removeAllMapLayers()
+
+    # Settings: the engine section knows the engine; Copy diagnostics
+    from ocgnet_locate.settings_dialog import SettingsDialog
+    from qgis.PyQt.QtWidgets import QApplication
+
+    dialog = SettingsDialog(qgis_iface.mainWindow(), iface=qgis_iface)
+    assert dialog.python.filePath() == python
+    assert dialog.engine.status.text().startswith("Installed: ocgnet-geo 0.1.0, Python 3.")
+    plan = dialog.engine.plan.text()
+    assert "is installed; Install checks it" in plan and "needs about 2.5 GB" in plan, plan
+    dialog.engine.copy_diagnostics()
+    wait_for(lambda: dialog.engine.diagnostics_button.isEnabled(), 180)
+    text = QApplication.clipboard().text()
+    for needle in (
+        "QGIS: 3.",
+        "OS: Linux",
+        f"engine: ocgnet-geo 0.1.0 in {root}",
+        f"worker Python: {python} (plugin setting)",
+        "worker torch: 2.13.0",
+        "worker GDAL: 3.",
+        "worker PROJ: 9.",
+        "worker CPU flags: ",
+        "worker precision auto: auto → ",
+        "loaded model: matcher-",
+        "last worker error: none",
+    ):
+        assert needle in text, (needle, text)
+    print("\n" + text)
+    dialog.deleteLater()
 
     clear(qgis_iface)
     started = time.monotonic()
