@@ -67,7 +67,8 @@ def collect(client: WorkerClient | None = None) -> str:
             f"{marker.get('torch_build')}, installed {marker.get('installed_at')}"
         )
         lines.append(
-            f"engine base Python: {marker.get('base_python')} ({marker.get('base_reason')})"
+            f"engine base Python: {marker.get('base_python')}, Python {marker.get('python_version')} "
+            f"({marker.get('base_reason')})"
         )
         lines.append(f"engine package sources: {marker.get('sources')}")
     else:

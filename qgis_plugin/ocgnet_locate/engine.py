@@ -69,6 +69,7 @@ print(json.dumps({
     "executable": sys.executable,
     "base_executable": getattr(sys, "_base_executable", sys.executable),
     "in_venv": sys.prefix != sys.base_prefix,
+    "base_prefix": sys.base_prefix,
     "venv": has("venv"),
     "ensurepip": has("ensurepip"),
 }))
@@ -240,13 +241,25 @@ def path_python_candidates(system: str | None = None) -> list[str]:
     return [f for f in dict.fromkeys(found) if f]
 
 
+QGIS_OWN = "QGIS's own Python"
+
+
+def _same_prefix(facts: dict) -> bool:
+    """Whether a probed interpreter is the installation QGIS runs (same base prefix)."""
+
+    def norm(path: str) -> str:
+        return os.path.normcase(os.path.realpath(path))
+
+    return norm(str(facts.get("base_prefix", ""))) == norm(sys.base_prefix)
+
+
 def default_candidates() -> list[tuple[str, str]]:
     """``(interpreter, why)`` in the order they are tried."""
     out = []
     chosen = os.environ.get(ENV_BASE_PYTHON, "").strip()
     if chosen:
         out.append((chosen, f"set by {ENV_BASE_PYTHON}"))
-    out += [(p, "QGIS's own Python") for p in qgis_python_candidates()]
+    out += [(p, QGIS_OWN) for p in qgis_python_candidates()]
     out += [
         (p, "found on PATH (QGIS's own Python is not usable)") for p in path_python_candidates()
     ]
@@ -290,14 +303,19 @@ def find_base_python(candidates: Iterable[tuple[str, str]] | None = None) -> Bas
     tried = []
     for path, why in default_candidates() if candidates is None else candidates:
         facts, problem = probe_python(path)
+        if facts is not None and why == QGIS_OWN and not _same_prefix(facts):
+            # inside QGIS, sys.executable can be a "python3" found on PATH (pyenv, conda)
+            facts, problem = (
+                None,
+                f"is not QGIS's Python (its prefix is {facts.get('base_prefix')})",
+            )
         if facts is None:
             tried.append(f"{path} {problem}")
             continue
         base = facts.get("base_executable") or path
         if not os.path.isfile(base):
             base = path
-        version = facts["version"]
-        return BasePython(base, version, f"{why}, Python {'.'.join(map(str, version))}")
+        return BasePython(base, facts["version"], why)
     detail = "; ".join(tried) if tried else "no candidate at all"
     raise EngineError(
         "no_python",
@@ -588,7 +606,7 @@ def _install(
         (root / MARKER).unlink(missing_ok=True)  # a repair does not trust the old engine
     progress.step(0.03, "looking for a Python ≥ 3.10…")
     base = find_base_python(options.candidates)
-    progress.log(f"base Python: {base.path} ({base.reason})")
+    progress.log(f"base Python: {base.path}, Python {base.version_text} ({base.reason})")
     venv = root / f"{VENV_PREFIX}{wheel.version}-{time.strftime('%Y%m%d%H%M%S')}"
     try:
         outcome_marker = _build(options, progress, base, wheel, venv)

@@ -125,7 +125,7 @@ class EngineBox(QGroupBox):
         else:
             try:
                 base = engine.find_base_python(opts.candidates)
-                python = f"Python {base.version_text} at {base.path} ({base.reason.split(',')[0]})"
+                python = f"Python {base.version_text} at {base.path} ({base.reason})"
             except engine.EngineError as err:
                 python = err.message
             if marker and marker.get("version") == info["wheel"]:

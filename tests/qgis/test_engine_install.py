@@ -56,11 +56,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def plugin_settings(plugin_package: Path, root: Path, monkeypatch) -> dict:
-    """The plugin's settings point at the temporary engine folder; no OCGNET_PYTHON /
-    OCGNET_WEIGHTS (so the worker is what the install set up); restored afterwards."""
-    from ocgnet_locate import settings
+def plugin_settings(plugin_package: Path, root: Path, wheels: Path, monkeypatch) -> dict:
+    """The plugin's settings point at the temporary engine folder; the plugin carries the
+    wheel as the ZIP's copy does; no OCGNET_PYTHON / OCGNET_WEIGHTS (so the worker is what
+    the install set up); restored afterwards."""
+    from ocgnet_locate import engine, settings
     from ocgnet_locate.runtime import shutdown_shared_client
+
+    monkeypatch.setattr(engine, "WHEEL_DIR", wheels)
 
     saved = {key: settings.get(key) for key in SETTING_KEYS}
     # the analyst's QGIS: its Python cannot import ocgnet_geo (this test's can)
