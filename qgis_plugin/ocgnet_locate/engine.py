@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .worker_client import WorkerClient, WorkerError
 
@@ -217,11 +217,12 @@ def qgis_python_candidates(system: str | None = None) -> list[str]:
     """Where QGIS's own interpreter is: ``sys.executable`` inside QGIS is usually the QGIS
     program itself (``qgis.bin``, ``qgis-bin.exe``, ``QGIS.app/Contents/MacOS/QGIS``)."""
     system = system or platform.system()
+    pure = PureWindowsPath if system == "Windows" else PurePosixPath
     major, minor = sys.version_info[:2]
-    exe = Path(sys.executable)
+    exe = pure(sys.executable)
     found = [sys.executable, getattr(sys, "_base_executable", "")]
     for prefix in dict.fromkeys([sys.exec_prefix, sys.base_exec_prefix]):
-        p = Path(prefix)
+        p = pure(prefix)
         if system == "Windows":  # OSGeo4W / the standalone installer: apps\Python3xx
             found += [str(p / "python.exe"), str(p / "python3.exe")]
         else:
@@ -230,7 +231,7 @@ def qgis_python_candidates(system: str | None = None) -> list[str]:
         found += [str(exe.parent / "bin" / "python3"), str(exe.parent / f"python{major}.{minor}")]
     if system == "Windows":
         found += [str(exe.parent / "python.exe"), str(exe.parent / "python3.exe")]
-    return [f for f in dict.fromkeys(found) if f and Path(f).name.lower().startswith("python")]
+    return [f for f in dict.fromkeys(found) if f and pure(f).name.lower().startswith("python")]
 
 
 def path_python_candidates(system: str | None = None) -> list[str]:
