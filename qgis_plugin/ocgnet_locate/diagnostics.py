@@ -47,7 +47,9 @@ def _last_install_error(root: Path) -> str | None:
         lines = (root / engine.LOG).read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
-    failed = [line for line in lines if line.startswith("failed (")]
+    starts = [i for i, line in enumerate(lines) if line.startswith(engine.LOG_HEADER)]
+    last_run = lines[starts[-1] :] if starts else lines
+    failed = [line for line in last_run if line.startswith("failed (")]
     return failed[-1] if failed else None
 
 

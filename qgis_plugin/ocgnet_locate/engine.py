@@ -38,6 +38,8 @@ from .worker_client import WorkerClient, WorkerError
 MIN_PYTHON = (3, 10)
 MARKER = "engine.json"
 LOG = "install.log"
+#: first line of each run in the log (the log keeps every run; the last one is at the end)
+LOG_HEADER = "=== OCGNet engine install"
 VENV_PREFIX = "venv-"
 #: Where ``make plugin`` puts the wheel and its constraints inside the plugin.
 WHEEL_DIR = Path(__file__).resolve().parent / "engine_wheels"
@@ -53,8 +55,10 @@ TORCH_BUILDS = ("cpu", "gpu")
 #: Disk space an install needs (venv + pip's unpacked wheels), from a Linux install with the
 #: CPU torch wheel: the venv takes 1.5 GB; the CUDA build with its NVIDIA libraries ~7 GB.
 NEEDED_BYTES = {"cpu": 2_500_000_000, "gpu": 10_000_000_000}
-#: Environment variables that would make the engine's Python use another installation.
+#: Environment variables that would make the engine's Python use another installation, or
+#: pip install somewhere else than into the engine's venv.
 FOREIGN_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONUSERBASE")
+FOREIGN_ENV += ("PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_USER")
 
 PROBE = r"""
 import json, sys
@@ -552,7 +556,7 @@ def install(options: Options, progress: Progress | None = None) -> Outcome:
     root = Path(options.root)
     wheel = bundled_wheel(options.wheel_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOG, "w", encoding="utf-8") as log:
+    with open(root / LOG, "a", encoding="utf-8") as log:
 
         def tee(line: str) -> None:
             log.write(line + "\n")
@@ -560,9 +564,7 @@ def install(options: Options, progress: Progress | None = None) -> Outcome:
             progress.log(line)
 
         logged = Progress(progress.step, tee, progress.cancelled)
-        tee(
-            f"OCGNet engine install, {time.strftime('%Y-%m-%d %H:%M:%S')}, bundled {wheel.path.name}"
-        )
+        tee(f"{LOG_HEADER}, {time.strftime('%Y-%m-%d %H:%M:%S')}, bundled {wheel.path.name}")
         try:
             outcome = _install(options, logged, root, wheel, started)
         except EngineError as err:
@@ -577,7 +579,7 @@ def _install(
 ) -> Outcome:
     marker = read_marker(root)
     progress.step(0.01, "checking the installed engine…")
-    if marker and not options.repair and _same_build(marker, wheel):
+    if marker and not options.repair and _same_build(marker, wheel, options.torch_build):
         try:
             hello = verify(marker["python"], timeout=120, load=False)["hello"]
             if hello.get("version") != wheel.version:
@@ -627,9 +629,10 @@ def _install(
     )
 
 
-def _same_build(marker: dict, wheel: Wheel) -> bool:
+def _same_build(marker: dict, wheel: Wheel, torch_build: str) -> bool:
     return (
         marker.get("version") == wheel.version
+        and marker.get("torch_build") == torch_build
         and marker.get("wheel_sha256") == wheel.sha256
         and os.path.isfile(marker.get("python", ""))
     )

@@ -133,6 +133,9 @@ def show_log(root: Path | None = None, parent=None) -> QDialog:
         text = (root / engine.LOG).read_text(encoding="utf-8")
     except OSError:
         text = f"no install log in {root}"
+    start = text.rfind(engine.LOG_HEADER)
+    if start > 0:  # the last run first, then the earlier ones
+        text = text[start:] + "\n\nearlier runs:\n" + text[:start]
     dialog = QDialog(parent)
     dialog.setWindowTitle("OCGNet engine: install log")
     dialog.resize(900, 500)
