@@ -362,3 +362,79 @@ def test_engine_folder_deleted_while_qgis_runs(
     task = run_install(qgis_iface, wheels, root)  # a later install succeeds
     assert task.outcome is not None and task.outcome.action == "installed"
     assert shared_client().hello()["version"] == marker["version"]
+
+
+@pytest.fixture(scope="module")
+def newer_wheels(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same checkout built as version 0.1.1 (what a plugin update would carry)."""
+    source = tmp_path_factory.mktemp("newer_source")
+    for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(
+        REPO / "ocgnet_geo", source / "ocgnet_geo", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for path in (source / "pyproject.toml", source / "ocgnet_geo" / "__init__.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            text.replace('version = "0.1.0"', 'version = "0.1.1"', 1).replace(
+                '__version__ = "0.1.0"', '__version__ = "0.1.1"', 1
+            ),
+            encoding="utf-8",
+        )
+    folder = tmp_path_factory.mktemp("newer_wheels")
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"),
+            *("--no-build-isolation", str(source), "-w", str(folder)),
+        ],
+        check=True,
+        timeout=300,
+    )
+    shutil.copy(wheels / "constraints.txt", folder / "constraints.txt")
+    assert [p.name for p in folder.glob("*.whl")] == ["ocgnet_geo-0.1.1-py3-none-any.whl"]
+    return folder
+
+
+def test_a_newer_bundled_wheel_upgrades_the_engine(
+    qgis_iface, plugin_settings, newer_wheels: Path, root: Path, monkeypatch
+) -> None:
+    from ocgnet_locate import engine, settings
+    from ocgnet_locate.runtime import shared_client
+    from ocgnet_locate.settings_dialog import SettingsDialog
+
+    old = engine.read_marker(root)
+    assert old is not None and old["version"] == "0.1.0", "needs the engine of the test before"
+    settings.put("python", old["python"])
+    monkeypatch.setattr(engine, "WHEEL_DIR", newer_wheels)  # the updated plugin's wheel
+    dialog = SettingsDialog(qgis_iface.mainWindow(), iface=qgis_iface)
+    assert "Install replaces 0.1.0 with the bundled 0.1.1" in dialog.engine.plan.text()
+    dialog.deleteLater()
+    clear(qgis_iface)
+    task = run_install(qgis_iface, newer_wheels, root)
+    assert task.error is None, task.error and task.error.message
+    assert task.outcome.action == "upgraded"
+    assert lines(qgis_iface, Qgis.Success)[0].startswith("OCGNet engine upgraded to 0.1.1")
+    new = engine.read_marker(root)
+    assert new["version"] == "0.1.1" and new["python"] != old["python"]
+    assert not Path(old["python"]).exists()  # the old venv is gone once the new one works
+    assert [p.name for p in root.glob(engine.VENV_PREFIX + "*")] == [new["venv"]]
+    assert settings.get("python") == new["python"]
+    assert shared_client().hello()["version"] == "0.1.1"
+
+
+def test_remove_deletes_the_engine(qgis_iface, plugin_settings, root: Path) -> None:
+    from ocgnet_locate import engine, engine_ui, settings
+    from ocgnet_locate.plugin import OCGNetLocatePlugin
+    from ocgnet_locate.runtime import shared_client
+
+    marker = engine.read_marker(root)
+    assert marker is not None
+    settings.put("python", marker["python"])
+    client = shared_client()
+    client.hello()
+    clear(qgis_iface)
+    engine_ui.remove_engine(qgis_iface, root)
+    assert not root.exists() and not client.is_running()
+    assert settings.get("python") == ""
+    assert lines(qgis_iface, Qgis.Info) == [f"OCGNet engine removed from {root}"]
+    assert OCGNetLocatePlugin(qgis_iface).offer_engine_if_missing()
