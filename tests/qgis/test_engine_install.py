@@ -192,6 +192,7 @@ def test_pip_fails_with_an_empty_wheelhouse(
     assert_nothing_marked(root)
 
 
+@pytest.mark.slow
 def test_cancel_while_pip_runs(qgis_iface, plugin_settings, wheels: Path, root: Path) -> None:
     from ocgnet_locate import engine_ui
 
@@ -212,6 +213,7 @@ def test_cancel_while_pip_runs(qgis_iface, plugin_settings, wheels: Path, root: 
 # --- install, locate, no-op --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_install_then_locate_the_demo_then_a_noop(
     qgis_iface, qgis_new_project, plugin_settings, wheels: Path, root: Path, demo: dict
 ) -> None:
@@ -320,6 +322,7 @@ def test_install_then_locate_the_demo_then_a_noop(
     assert TIMES["noop"] < 60
 
 
+@pytest.mark.slow
 def test_engine_folder_deleted_while_qgis_runs(
     qgis_iface, qgis_new_project, plugin_settings, wheels: Path, root: Path, demo: dict
 ) -> None:
@@ -395,6 +398,7 @@ def newer_wheels(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return folder
 
 
+@pytest.mark.slow
 def test_a_newer_bundled_wheel_upgrades_the_engine(
     qgis_iface, plugin_settings, newer_wheels: Path, root: Path, monkeypatch
 ) -> None:
@@ -422,6 +426,7 @@ def test_a_newer_bundled_wheel_upgrades_the_engine(
     assert shared_client().hello()["version"] == "0.1.1"
 
 
+@pytest.mark.slow
 def test_remove_deletes_the_engine(qgis_iface, plugin_settings, root: Path) -> None:
     from ocgnet_locate import engine, engine_ui, settings
     from ocgnet_locate.plugin import OCGNetLocatePlugin
