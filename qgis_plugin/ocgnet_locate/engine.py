@@ -133,9 +133,14 @@ def working_python(root: Path) -> str | None:
 
 
 def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
-    """Whether ``path`` lies under ``root`` (both made absolute, links not followed)."""
+    """Whether ``path`` lies under ``root`` (both made absolute, links not followed; case
+    folded on Windows)."""
+
+    def norm(p) -> Path:
+        return Path(os.path.normcase(os.path.abspath(p)))
+
     try:
-        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+        norm(path).relative_to(norm(root))
     except ValueError:
         return False
     return True
