@@ -56,7 +56,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def plugin_settings(plugin_package: Path, root: Path, wheels: Path, monkeypatch) -> dict:
+def plugin_settings(
+    plugin_package: Path, root: Path, wheels: Path, qgis_iface, monkeypatch
+) -> dict:
     """The plugin's settings point at the temporary engine folder; the plugin carries the
     wheel as the ZIP's copy does; no OCGNET_PYTHON / OCGNET_WEIGHTS (so the worker is what
     the install set up); restored afterwards."""
@@ -75,6 +77,7 @@ def plugin_settings(plugin_package: Path, root: Path, wheels: Path, monkeypatch)
     settings.put("engine_dir", str(root))
     shutdown_shared_client()
     yield saved
+    clear(qgis_iface)
     shutdown_shared_client()
     for key, value in saved.items():
         settings.put(key, value)

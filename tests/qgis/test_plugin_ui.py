@@ -113,9 +113,10 @@ def test_missing_worker_shows_a_message_and_starts_nothing(
     dock.set_photo(str(scene / "photo.jpg"))
     dock.photo_view.set_click(100, 100)
     dock.weights_combo.setEditText(str(light_weights))
+    qgis_iface.messageBar().clearWidgets()
     assert dock.locate() is None
     # one message-bar line with an "Install engine…" button (issue 16)
-    item = qgis_iface.messageBar().items()[-1]
+    (item,) = qgis_iface.messageBar().items()
     assert "no-such-python" in item.text() and item.level() == Qgis.Warning
     assert [b.text() for b in item.findChildren(QPushButton)] == ["Install engine…"]
     assert not dock.client.is_running()
