@@ -87,11 +87,11 @@ PLUGIN_FILES := $(shell find qgis_plugin/ocgnet_locate -type f ! -name '*.pyc' !
 
 plugin: dist/ocgnet_locate.zip
 
-dist/ocgnet_locate.zip: $(PLUGIN_FILES)
-	@mkdir -p dist
-	@rm -f $@
-	cd qgis_plugin && $(SYSTEM_PYTHON) -c "import pathlib, sys, zipfile; z = zipfile.ZipFile('../$@', 'w', zipfile.ZIP_DEFLATED); [z.write(p) for p in sorted(pathlib.Path('ocgnet_locate').rglob('*')) if p.is_file() and '__pycache__' not in p.parts and p.suffix != '.pyc']; z.close()"
-	@echo "built $@"
+# The ZIP carries the engine: the ocgnet-geo wheel of this checkout (with the bundled model)
+# and its constraints, in ocgnet_locate/engine_wheels/ (qgis_plugin/build_plugin.py).
+LIB_FILES := $(shell find ocgnet_geo -type f ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
+dist/ocgnet_locate.zip: $(PLUGIN_FILES) $(LIB_FILES) pyproject.toml .ci/constraints.txt qgis_plugin/build_plugin.py $(SETUP_STAMP)
+	$(PY) qgis_plugin/build_plugin.py $@
 
 plugin-install: plugin
 	@mkdir -p "$(QGIS_PROFILE_DIR)/python/plugins"

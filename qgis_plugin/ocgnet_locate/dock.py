@@ -310,7 +310,12 @@ class LocateDock(QgsDockWidget):
             # fail fast (no task) when no worker can be found at all
             if not self.client.is_running():
                 self.client._command_factory()
-        except (InputError, WorkerError) as err:
+        except WorkerError as err:
+            from .engine_ui import offer_install
+
+            offer_install(self.iface, str(err))  # with an "Install engine…" button
+            return None
+        except InputError as err:
             self.message(str(err), Qgis.Warning)
             return None
         self.task = LocateTask(self.client, request, on_finished=self._task_finished)

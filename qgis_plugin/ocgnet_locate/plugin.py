@@ -13,8 +13,10 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from . import engine_ui, settings
 from .processing_provider import OCGNetProvider
 from .runtime import shared_client, shutdown_shared_client
+from .worker_client import WorkerError
 
 MENU = "&OCGNet Locate"
 ICON = os.path.join(os.path.dirname(__file__), "icon.svg")
@@ -52,6 +54,7 @@ class OCGNetLocatePlugin:
         self.iface.addToolBarIcon(panel)
         for action in self.actions:
             self.iface.addPluginToMenu(MENU, action)
+        engine_ui.watch(self.iface)  # say so when the engine folder is deleted
 
     def show_panel(self, visible: bool = True) -> None:
         """Create the dock on first use and show or hide it."""
@@ -61,6 +64,7 @@ class OCGNetLocatePlugin:
             self.dock = LocateDock(self.iface, shared_client(), self.iface.mainWindow())
             self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
             self.dock.visibilityChanged.connect(self._dock_visibility)
+            self.offer_engine_if_missing()
         self.dock.setUserVisible(visible)
         if self.actions and self.actions[0].isChecked() != visible:
             self.actions[0].setChecked(visible)
@@ -71,14 +75,19 @@ class OCGNetLocatePlugin:
             self.actions[0].setChecked(visible)
             self.actions[0].blockSignals(False)
 
-    def show_settings(self) -> None:
-        from .settings_dialog import SettingsDialog
+    def offer_engine_if_missing(self) -> bool:
+        """First use: a message-bar line with *Install engine…* when no worker can be found
+        (no subprocess is started; never a dialog). True when it was offered."""
+        try:
+            settings.worker_command()
+        except WorkerError as err:
+            engine_ui.offer_install(self.iface, err.message)
+            return True
+        return False
 
-        dialog = SettingsDialog(self.iface.mainWindow())
-        if dialog.exec_():
-            shutdown_shared_client()  # the next run starts a worker with the new settings
-            if self.dock is not None:
-                self.dock.client = shared_client()
+    def show_settings(self) -> None:
+        if engine_ui.open_settings(self.iface) and self.dock is not None:
+            self.dock.client = shared_client()
 
     def unload(self) -> None:
         """Remove actions, dock, map tool and provider; stop the worker."""
@@ -96,4 +105,5 @@ class OCGNetLocatePlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        engine_ui.stop_watching()
         shutdown_shared_client()

@@ -16,7 +16,7 @@ def shared_client() -> WorkerClient:
     global _client
     with _lock:
         if _client is None:
-            _client = WorkerClient(settings.worker_command)
+            _client = WorkerClient(settings.worker_command, settings.worker_env)
         return _client
 
 

@@ -1,6 +1,7 @@
-"""Settings: the worker's Python interpreter, default weights (empty: the bundled matcher)
-and precision, with a "Test" button that shows the worker's ``hello`` answer (fetched on a
-background task)."""
+"""Settings: the engine (install / repair / remove, diagnostics; ``engine_box.py``), the
+worker's Python interpreter, default weights (empty: the bundled matcher) and precision,
+with a "Test" button that shows the worker's ``hello`` answer (fetched on a background
+task)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from . import settings
+from .engine_box import EngineBox
 from .inputs import BUNDLED_LABEL
 from .worker_client import WorkerClient, WorkerError
 
 
 def hello_of(python: str | None) -> dict:
     """Start a throw-away worker with ``python`` (None: the resolved one) and ask ``hello``."""
-    client = WorkerClient(lambda: settings.worker_command(python or None))
+    client = WorkerClient(
+        lambda: settings.worker_command(python or None),
+        lambda: settings.worker_env(python or None),
+    )
     try:
         return client.hello(timeout=60)
     finally:
@@ -36,14 +41,22 @@ def hello_of(python: str | None) -> dict:
 class SettingsDialog(QDialog):
     """Edit the plugin settings; "Test" runs ``hello`` against the chosen interpreter."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, iface=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("OCGNet Locate settings")
+        if iface is None:
+            from qgis.utils import iface
         layout = QVBoxLayout(self)
+        self.engine = EngineBox(iface, self, on_installed=self._engine_installed)
+        layout.addWidget(self.engine)
         form = QFormLayout()
         self.python = QgsFileWidget(self)
         self.python.setFilePath(settings.get("python"))
         self.python.setDialogTitle("Python interpreter with ocgnet-geo installed")
+        self.python.lineEdit().setPlaceholderText("empty: the installed engine")
+        self.python.setToolTip(
+            "Set by Install engine; advanced: any Python with ocgnet-geo installed"
+        )
         form.addRow("Worker Python", self.python)
         python, source = settings.resolve_python()
         self.resolved = QLabel(f"in use: {python or '—'} ({source})")
@@ -82,6 +95,12 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.test_task: QgsTask | None = None
 
+    def _engine_installed(self, python: str) -> None:
+        """The engine was installed (or removed, python ""): the field follows."""
+        self.python.setFilePath(python)
+        resolved, source = settings.resolve_python()
+        self.resolved.setText(f"in use: {resolved or '—'} ({source})")
+
     def test(self) -> QgsTask:
         """Ask a worker started with the interpreter in the field for ``hello``."""
         python = self.python.filePath().strip() or None
@@ -108,6 +127,7 @@ class SettingsDialog(QDialog):
         return self.test_task
 
     def accept(self) -> None:
+        self.engine.save()
         settings.put("python", self.python.filePath().strip())
         settings.put("weights", self.weights.filePath().strip())
         settings.put("precision", self.precision.currentText())

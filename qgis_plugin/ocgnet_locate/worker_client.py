@@ -41,11 +41,17 @@ class WorkerClient:
     ``command_factory`` returns the command line (for example
     ``[python, "-m", "ocgnet_geo.cli", "worker"]``); it is called at every (re)start, so a
     changed interpreter setting takes effect at the next start. It raises
-    :class:`WorkerError` (``worker_missing``) when no worker can be found.
+    :class:`WorkerError` (``worker_missing``) when no worker can be found. ``env_factory``
+    (optional) gives the worker's environment, also at every start (default: QGIS's).
     """
 
-    def __init__(self, command_factory: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        command_factory: Callable[[], list[str]],
+        env_factory: Callable[[], dict] | None = None,
+    ) -> None:
         self._command_factory = command_factory
+        self._env_factory = env_factory
         self._proc: subprocess.Popen | None = None
         self._lock = threading.RLock()
         self._write_lock = threading.Lock()
@@ -56,6 +62,10 @@ class WorkerClient:
         #: (weights "" = the bundled model).
         self.loaded: tuple[str, str | None, str | None] | None = None
         self.command: list[str] | None = None
+        #: the worker's answer to the last ``load`` (precision, precision_reason, ...)
+        self.loaded_model: dict | None = None
+        #: the last error of a request or start, as "code: message" (for diagnostics)
+        self.last_error: str | None = None
 
     # --- process ---------------------------------------------------------------------------
 
@@ -83,8 +93,17 @@ class WorkerClient:
             return None
 
     def _start(self) -> None:
-        command = self._command_factory()
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+        try:
+            command = self._command_factory()
+        except WorkerError as err:
+            self.last_error = f"{err.code}: {err.message}"
+            raise
+        base = self._env_factory() if self._env_factory is not None else os.environ
+        env = dict(base, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+        if os.name == "nt":  # no console window for the worker
+            flags = {"creationflags": getattr(subprocess, "CREATE_NO_WINDOW", 0)}
+        else:
+            flags = {"start_new_session": True}
         try:
             proc = subprocess.Popen(
                 command,
@@ -95,9 +114,10 @@ class WorkerClient:
                 encoding="utf-8",
                 bufsize=1,
                 env=env,
-                start_new_session=True,
+                **flags,
             )
         except OSError as err:
+            self.last_error = f"worker_missing: could not start {command[0]!r}: {err}"
             raise WorkerError(
                 "worker_missing", f"could not start the OCGNet worker {command[0]!r}: {err}"
             ) from None
@@ -214,6 +234,10 @@ class WorkerClient:
                         str(error.get("code", "internal")), str(error.get("message", ""))
                     )
                 return message.get("result") or {}
+        except WorkerError as err:
+            if err.code != "cancelled":
+                self.last_error = f"{method}: {err.code}: {err.message}"
+            raise
         finally:
             self._pending.pop(request_id, None)
 
@@ -247,5 +271,5 @@ class WorkerClient:
         if precision:
             params["precision"] = precision
         model = self.request("load", params)
-        self.loaded = key
+        self.loaded, self.loaded_model = key, model
         return model

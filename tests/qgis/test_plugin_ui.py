@@ -7,7 +7,7 @@ from pathlib import Path
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QPointF, Qt
 from qgis.PyQt.QtTest import QTest
-from qgis.PyQt.QtWidgets import QAction, QDockWidget
+from qgis.PyQt.QtWidgets import QAction, QDockWidget, QPushButton
 
 from tests.qgis.conftest import flush_deletes, wait_for
 
@@ -113,8 +113,12 @@ def test_missing_worker_shows_a_message_and_starts_nothing(
     dock.set_photo(str(scene / "photo.jpg"))
     dock.photo_view.set_click(100, 100)
     dock.weights_combo.setEditText(str(light_weights))
+    qgis_iface.messageBar().clearWidgets()
     assert dock.locate() is None
-    assert "no-such-python" in warnings_of(qgis_iface)[-1]
+    # one message-bar line with an "Install engine…" button (issue 16)
+    (item,) = qgis_iface.messageBar().items()
+    assert "no-such-python" in item.text() and item.level() == Qgis.Warning
+    assert [b.text() for b in item.findChildren(QPushButton)] == ["Install engine…"]
     assert not dock.client.is_running()
 
 
