@@ -148,7 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_demo)
 
-    p = sub.add_parser("info", help="versions, threads, device, models found")
+    p = sub.add_parser(
+        "info",
+        help="versions, threads, device, models found; or a photo's metadata (--photo)",
+    )
+    p.add_argument(
+        "--photo",
+        metavar="PHOTO",
+        help="print what the photo's EXIF/XMP says (GPS, altitude, camera, heading) instead",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_info)
 
@@ -420,12 +428,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.photo:
+        return _photo_info(args)
     facts = collect_info()
     if args.json:
         print(json.dumps(facts, indent=2))
     else:
         for key, value in facts.items():
             print(f"{key:>16}: {value}")
+    return EXIT_OK
+
+
+def _photo_info(args: argparse.Namespace) -> int:
+    """``info --photo``: the photo's :class:`~ocgnet_geo.geo.photo_pose.PhotoPose`."""
+    from ocgnet_geo.geo.photo_pose import read_pose
+
+    pose = read_pose(args.photo)
+    doc = pose.as_dict()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    print(f"photo {pose.path}")
+    for key, item in doc.items():
+        if isinstance(item, dict):
+            print(f"{key:>20}: {item['value']}  ({item['source']})")
+    derived = {
+        "heading (shown top)": pose.heading(),
+        "off-nadir angle": pose.off_nadir_deg(),
+        "height above ground": pose.height_above_ground_m(),
+        "focal length px": pose.focal_px(),
+    }
+    for key, value in derived.items():
+        text = "absent" if value is None else f"{value[0]:.6g}  (from {value[1]})"
+        print(f"{key:>20}: {text}")
+    for problem in pose.problems:
+        print(f"{'not used':>20}: {problem}")
+    if len(doc) == 2 and not pose.problems:
+        print("no metadata")
     return EXIT_OK
 
 
