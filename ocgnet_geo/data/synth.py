@@ -46,8 +46,8 @@ from shapely import affinity
 
 from ocgnet_geo.data.camera import DroneCamera, pillow_perspective
 from ocgnet_geo.data.effects import drone_look
-from ocgnet_geo.data.photo_meta import save_jpeg
 from ocgnet_geo.data.errors import SynthError
+from ocgnet_geo.data.photo_meta import save_jpeg
 from ocgnet_geo.data.records import SPLITS, Record, SatelliteGeo, satellite_name, save_split
 from ocgnet_geo.geo.boxes import polygons_to_boxes, reproject_geometries
 from ocgnet_geo.geo.crs import lonlat_of, utm_crs_for
