@@ -195,6 +195,14 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
         "(default ±30): narrows the matcher's rotation search (e.g. 45 or 45±60)",
     )
     p.add_argument(
+        "--priors",
+        default="auto",
+        metavar="{auto,off}",
+        help="use the photo's GPS, altitude, focal length and yaw (EXIF/XMP) to narrow the search "
+        "area (without --bbox), scale and heading (without --heading); the search is repeated "
+        "without them when nothing verifies (default auto)",
+    )
+    p.add_argument(
         "--refine",
         metavar="{geometric,none}",
         help="verify the best candidates with local features and a robust homography "
@@ -265,6 +273,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
             heading=args.heading,
             refine=args.refine,
             max_tiles=args.max_tiles,
+            priors=args.priors,
         )
     with staged_outputs() as staged:  # both outputs or neither
         if args.out:
@@ -280,10 +289,13 @@ def cmd_locate(args: argparse.Namespace) -> int:
                     "tiles_searched": result.tiles_searched,
                     "seconds": round(result.seconds, 3),
                     "precision": result.precision,
+                    "priors": result.priors.metadata() if result.priors is not None else None,
                 }
             )
         )
     else:
+        if result.priors is not None and result.priors.mode != "off":
+            print(f"priors: {result.priors.summary()}")
         print(
             f"{len(result.candidates)} candidates ({result.tiles_searched} tiles, {result.seconds:.1f} s, "
             f"{result.precision}):"
@@ -337,6 +349,7 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
                     max_tiles=args.max_tiles,
                     heading=row.get("heading") or args.heading,
                     refine=args.refine,
+                    priors=args.priors,
                 )
             except InputError as err:
                 failed.append(query_id)
@@ -550,9 +563,11 @@ def _locator(args: argparse.Namespace):
 def _check_flags(args: argparse.Namespace) -> None:
     """Malformed --heading / --refine values fail before any model is loaded."""
     from ocgnet_geo.locate.matcher_model import parse_heading
+    from ocgnet_geo.locate.priors import check_priors
     from ocgnet_geo.locate.refine import check_mode
 
     parse_heading(args.heading)
+    check_priors(args.priors)
     if args.refine is not None:
         check_mode(args.refine)
 

@@ -271,6 +271,7 @@ PARAMS: dict[str, dict[str, tuple[Check, bool]]] = {
         "max_tiles": (positive_int, False),
         "heading": (any_value, False),  # checked by the library (a number or "DEG±TOL")
         "refine": (text, False),
+        "priors": (text, False),  # auto | off, checked by the library
     },
     "cancel": {"target": (any_value, False)},
 }

@@ -273,21 +273,26 @@ class Worker:
         def progress(fraction: float, message: str) -> None:
             self.send({"id": request_id, "progress": round(float(fraction), 4), "message": message})
 
+        import warnings
+
         try:
-            result = self.locator.locate(
-                params["query"],
-                params["click"],
-                params["raster"],
-                view=params.get("view"),
-                top_k=params.get("top_k", 5),
-                bbox=params.get("bbox"),
-                bbox_crs=params.get("bbox_crs", "EPSG:4326"),
-                progress=progress,
-                cancel=event.is_set,
-                heading=params.get("heading"),
-                refine=params.get("refine"),
-                max_tiles=params.get("max_tiles"),
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self.locator.locate(
+                    params["query"],
+                    params["click"],
+                    params["raster"],
+                    view=params.get("view"),
+                    top_k=params.get("top_k", 5),
+                    bbox=params.get("bbox"),
+                    bbox_crs=params.get("bbox_crs", "EPSG:4326"),
+                    progress=progress,
+                    cancel=event.is_set,
+                    heading=params.get("heading"),
+                    refine=params.get("refine"),
+                    max_tiles=params.get("max_tiles"),
+                    priors=params.get("priors", "auto"),
+                )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None
         return {
@@ -301,7 +306,17 @@ class Worker:
             "model": result.model,
             "precision": result.precision,
             "refine": result.refine,
+            "priors": result.priors.metadata() if result.priors is not None else None,
+            "search_area_epsg4326": _search_area(result),
+            "warnings": [str(w.message) for w in caught],
         }
+
+
+def _search_area(result: Any) -> list | None:
+    """The prior search area's outer ring (EPSG:4326 lon/lat) when the area prior was used."""
+    from ocgnet_geo.locate.priors import area_lonlat
+
+    return area_lonlat(result.priors) if result.priors is not None else None
 
 
 def _bundled_model_name() -> str | None:

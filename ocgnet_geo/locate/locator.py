@@ -196,8 +196,9 @@ class LocateResult:
         return out
 
     def to_gpkg(self, path: str | os.PathLike) -> Path:
-        """GeoPackage in the raster's CRS, written atomically."""
-        return write_gpkg(path, self.polygons, self.records(), self.crs)
+        """GeoPackage in the raster's CRS, written atomically; :meth:`metadata` (model,
+        precision, priors, ...) in the layer metadata as ``ocgnet_<key>`` items."""
+        return write_gpkg(path, self.polygons, self.records(), self.crs, metadata=self.metadata())
 
     def geojson(self, crs: str = "EPSG:4326") -> dict:
         """The candidates as a GeoJSON FeatureCollection dict: RFC 7946 in EPSG:4326 (default),
