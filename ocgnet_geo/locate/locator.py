@@ -392,9 +392,10 @@ class Locator:
             for name in widened:
                 plan.priors[name].status = "widened"
             warnings.warn(
-                f"priors: the best candidate found with the photo's metadata ({', '.join(widened)}) "
-                "did not verify; searched again without them"
-                + (" over the whole raster" if "area" in widened else ""),
+                f"priors: no candidate of the search narrowed by the photo's metadata "
+                f"({', '.join(widened)}) verified; searched "
+                + ("the whole raster " if "area" in widened else "again ")
+                + "without them",
                 PriorFallbackWarning,
                 stacklevel=2,
             )

@@ -156,9 +156,12 @@ def plan_priors(
     if pose is None:
         out.priors = {n: Prior("absent", note="no metadata") for n in ("area", "scale", "heading")}
         return out
-    for problem in pose.problems:
-        if "Focal" in problem or "GPS" in problem:
-            out.warnings.append(f"photo {pose.path!r}: {problem}; that prior is not used")
+    for kind, prior in (("Focal", "scale"), ("GPS", "area")):
+        found = [p for p in pose.problems if kind in p]
+        if found:
+            out.warnings.append(
+                f"photo {pose.path!r}: {'; '.join(found)}: the {prior} prior is not used"
+            )
     height = pose.height_above_ground_m()
     off_nadir = pose.off_nadir_deg()
     focal = pose.focal_px()

@@ -88,7 +88,9 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
         # without priors
         model.heading, model.photo_gsd_range = None, None
         t0 = time.perf_counter()
-        base = _search(model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS)
+        base = _search(
+            model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS
+        )
         t_off = time.perf_counter() - t0
         # with priors (reading the metadata is part of the click)
         t0 = time.perf_counter()
@@ -182,9 +184,7 @@ def evaluate_priors(weights: Path, root: Path, every: int = 3, progress: bool = 
             }
         report.setdefault("overall", {})[name] = {
             "median_s": float(np.median(runs.seconds)),
-            "acc50": float(
-                np.mean(np.concatenate([r["arrays"]["hit50"] for r in lopo.values()]))
-            ),
+            "acc50": float(np.mean(np.concatenate([r["arrays"]["hit50"] for r in lopo.values()]))),
             "n": len(runs),
         }
     for place in report["places"]:
