@@ -273,6 +273,15 @@ PARAMS: dict[str, dict[str, tuple[Check, bool]]] = {
         "refine": (text, False),
         "priors": (text, False),  # auto | off, checked by the library
     },
+    "priors": {
+        "query": (text, True),
+        "click": (click, True),
+        "raster": (text, True),
+        "bbox": (bbox, False),
+        "bbox_crs": (crs, False),
+        "heading": (any_value, False),
+        "priors": (text, False),
+    },
     "cancel": {"target": (any_value, False)},
 }
 

@@ -35,7 +35,7 @@ from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.crs import crs_label
 
 PROTOCOL_VERSION = 1
-METHODS = ("hello", "load", "locate", "cancel", "shutdown")
+METHODS = ("hello", "load", "locate", "priors", "cancel", "shutdown")
 log = logging.getLogger("ocgnet_geo.cli.worker")
 
 
@@ -161,7 +161,7 @@ class Worker:
                 event.set()
             self.send({"id": request_id, "result": {}})
             return "shutdown"
-        else:  # load, locate: one at a time on the job thread
+        else:  # load, locate, priors: one at a time on the job thread
             key = json_key(request_id)
             if key in self._cancel_events:
                 raise ProtocolError(
@@ -217,12 +217,13 @@ class Worker:
         try:
             if event.is_set():  # cancelled (or shut down) before it started
                 raise WorkerError("cancelled", f"{method}: cancelled before it started")
-            answer = {
-                "id": request_id,
-                "result": self._load(params)
-                if method == "load"
-                else self._locate(request_id, params, event),
-            }
+            if method == "load":
+                result = self._load(params)
+            elif method == "priors":
+                result = self._priors(params)
+            else:
+                result = self._locate(request_id, params, event)
+            answer = {"id": request_id, "result": result}
         except WorkerError as err:
             answer = {"id": request_id, "error": {"code": err.code, "message": str(err)}}
         except InputError as err:
@@ -259,6 +260,34 @@ class Worker:
             batch_bytes=int(batch_mb * (1 << 20)),
         )
         return self.hello()["model"]
+
+    def _priors(self, params: dict) -> dict:
+        """What ``locate`` would take from the photo's metadata (no search): the camera
+        position and search area in EPSG:4326 for display, each prior's status, warnings."""
+        import warnings
+
+        from ocgnet_geo.locate.priors import area_lonlat
+
+        if self.locator is None:
+            raise WorkerError("no_model", "priors: no model loaded (send load first)")
+        params = check_params("priors", params)
+        bbox = params.get("bbox")  # only its presence matters: it overrides the area prior
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan = self.locator.plan_priors(
+                params["query"],
+                params["click"],
+                params["raster"],
+                bbox=bbox,
+                heading=params.get("heading"),
+                priors=params.get("priors", "auto"),
+            )
+        return {
+            "priors": plan.metadata(),
+            "camera_lonlat": list(plan.camera_lonlat) if plan.camera_lonlat else None,
+            "search_area_epsg4326": area_lonlat(plan),
+            "warnings": list(plan.warnings),
+        }
 
     def _locate(self, request_id: Any, params: dict, event: threading.Event) -> dict:
         from ocgnet_geo.locate import Cancelled

@@ -404,6 +404,30 @@ class Locator:
         result.seconds = time.perf_counter() - start
         return result
 
+    def plan_priors(
+        self,
+        query: str | os.PathLike,
+        click: Sequence[float] | str,
+        raster: str | os.PathLike | RasterInfo,
+        bbox: Sequence[float] | None = None,
+        heading: object = None,
+        priors: str | bool | None = "auto",
+    ):
+        """What :meth:`locate` would take from the photo's metadata, without searching: a
+        :class:`~ocgnet_geo.locate.priors.SearchPriors` (camera position, search area in the
+        grid CRS, scale and heading ranges, each prior's status, warnings). For display
+        before a search (the QGIS plugin draws the camera and the area)."""
+        from ocgnet_geo.locate.priors import check_priors
+
+        mode = check_priors(priors)
+        model = self.model
+        long_side = getattr(model, "query_long_side", None)
+        if long_side:
+            photo = prepare_query(query, click, long_side=long_side)
+        else:
+            photo = prepare_query(query, click, model.query_hw)
+        return self._plan_priors(mode, photo, open_raster(raster), bbox, heading)
+
     def _plan_priors(self, mode: str, photo: QueryPhoto, info: RasterInfo, bbox, heading):
         """The :class:`~ocgnet_geo.locate.priors.SearchPriors` of this search (the model's
         abilities decide which apply: scale and heading only for models that search them)."""
