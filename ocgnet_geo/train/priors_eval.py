@@ -67,15 +67,17 @@ def _search(model, query, click, features, tile, area_px, verify_geometry, min_i
     return response, peaks, verified, v_centres, v_scales, inliers
 
 
-def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool = True):
+def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool = True, only=None):
     """(runs without priors, runs with priors, per-sample facts) on every ``every``-th test
-    sample of ``folder``; both searched in this run, timed as warm clicks."""
+    sample of ``folder`` (or the samples whose query is in ``only``); both searched in this
+    run, timed as warm clicks."""
     from ocgnet_geo.geo.photo_pose import read_pose
     from ocgnet_geo.locate.priors import plan_priors
     from ocgnet_geo.locate.refine import MIN_INLIERS
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
-    records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
+    records = load_split(split_path(folder.parent, folder.name, "test"))
+    records = [r for r in records if r.query_name in only] if only else records[:: max(1, every)]
     off, on, facts = Runs(), Runs(), []
     for rec in tqdm(records, desc=f"priors {place}/{folder.parent.name}", disable=not progress):
         qpath = folder / "query" / rec.query_name
@@ -150,11 +152,46 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
             {
                 "place": place,
                 "fallback": bool(fallback),
+                "query": rec.query_name,
                 "priors": plan.summary(),
-                "templates_off": None,
+                "hit_off": _hit(base, rec),
+                "hit_on": _hit(narrow, rec),
             }
         )
     return off, on, facts
+
+
+def _hit(found, rec) -> bool:
+    """Whether the best (verified if any) peak's centre lies in the true box (a quick check;
+    the table's IoU metrics come from the calibrated boxes)."""
+    _, peaks, verified, v_centres, _, _ = found
+    if not len(peaks.scales):
+        return False
+    i = int(np.argmax(verified)) if verified.any() else 0
+    x, y = (v_centres if verified.any() else peaks.centres)[i]
+    x0, y0, x1, y1 = rec.bbox
+    return bool(x0 <= x <= x1 and y0 <= y <= y1)
+
+
+def flipped_views(weights: Path, root: Path, progress: bool = False) -> list[dict]:
+    """Every view whose written yaw is off by 180° (``poses.json``), searched with and
+    without priors: whether the prior search fell back and whether each found the object."""
+    import json
+
+    from ocgnet_geo.locate.matcher_model import MatcherTileModel
+    from ocgnet_geo.locate.tile_model import weights_id
+    from ocgnet_geo.models.matcher import load_matcher
+    from ocgnet_geo.train.matcher_eval import dataset_folders
+
+    model = MatcherTileModel(load_matcher(weights), weights_id(Path(weights)))
+    out = []
+    for place, folders in dataset_folders(root).items():
+        for folder in folders:
+            poses = json.loads((folder / "poses.json").read_text())
+            only = {q for q, p in poses.items() if p["yaw_flipped"]}
+            if only:
+                out.extend(collect_pair(model, folder, place, progress=progress, only=only)[2])
+    return out
 
 
 def evaluate_priors(weights: Path, root: Path, every: int = 3, progress: bool = True) -> dict:
