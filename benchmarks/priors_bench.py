@@ -100,33 +100,16 @@ def shifted(photo: Path, out: Path, east_m: float) -> Path:
     return target
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--views", type=int, default=12)
-    p.add_argument("--runs", type=int, default=3)
-    args = p.parse_args()
-
-    import torch
-
+def bench(loc, raster: Path, root: Path, count: int, runs: int, period, label: str) -> None:
+    """Warm clicks with and without priors on ``count`` views of ``root`` in ``raster``, then
+    the same views with the GPS 200 m off."""
     from ocgnet_geo.data.records import load_split
-    from ocgnet_geo.locate import Locator, PriorFallbackWarning
+    from ocgnet_geo.locate import PriorFallbackWarning
 
-    print(cpu_line())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    raster = mirrored_raster(OUT / "zurich-mirrored-1km2.tif")
-    root = make_views(raster, OUT / "priors-views", args.views)
-    records = load_split(root / "CVOGL_DroneAerial_test.pth")[: args.views]
-    import rasterio
-
-    from ocgnet_geo.cli.demo import demo_case
-
-    with rasterio.open(demo_case().raster) as src:  # the crop repeats unmirrored every 2 sides
-        period = (2 * src.width * abs(src.transform.a), 2 * src.height * abs(src.transform.e))
-    loc = Locator.demo()
-    print(f"model {loc.model.model_id}, precision {loc.precision} (the matcher runs fp32)")
+    records = load_split(root / "CVOGL_DroneAerial_test.pth")[:count]
     first = loc.locate(root / "query" / records[0].query_name, records[0].click_xy, raster,
                        priors="off")  # fmt: skip
-    print(f"raster 1 km², {first.tiles_searched} tiles cached before timing")
+    print(f"== {label}: {first.tiles_searched} tiles, all cached before timing")
 
     rows = []
     for rec in records:
@@ -134,7 +117,7 @@ def main() -> None:
         truth = truth_box(rec, first.crs)
         times: dict[str, list[float]] = {"off": [], "auto": []}
         outcome = {}
-        for _ in range(args.runs):
+        for _ in range(runs):
             for mode in ("off", "auto"):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -160,32 +143,67 @@ def main() -> None:
     any_copy = {m: float(np.mean([r[m][4] for r in rows])) for m in ("off", "auto")}
     falls = sum(r["auto"][3] for r in rows)
     print(
-        f"warm click, median over {len(rows)} views of the median of {args.runs} runs: "
+        f"warm click, median over {len(rows)} views of the median of {runs} runs: "
         f"without priors {med['off']:.2f} s (baseline, same run), with priors {med['auto']:.2f} s "
         f"-> {med['off'] / med['auto']:.1f}x faster"
     )
     print(
-        f"accuracy (best centre in the true box): without {acc['off']:.2f}, with {acc['auto']:.2f}; "
-        f"in the box or one of its exact copies: without {any_copy['off']:.2f}, with "
-        f"{any_copy['auto']:.2f}; fallback searches with priors: {falls} of {len(rows)}"
+        f"accuracy (best centre in the true box): without {acc['off']:.2f}, with {acc['auto']:.2f}"
+        + (
+            f"; in the box or one of its exact copies: without {any_copy['off']:.2f}, with "
+            f"{any_copy['auto']:.2f}"
+            if period
+            else ""
+        )
+        + f"; fallback searches with priors: {falls} of {len(rows)}"
     )
 
-    print("GPS 200 m east (a wrong prior):")
+    print(f"GPS 200 m east (a wrong prior), {label}:")
     found = told = 0
     for rec in records:
-        photo = shifted(root / "query" / rec.query_name, OUT / "priors-views", 200.0)
+        photo = shifted(root / "query" / rec.query_name, root.parent, 200.0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = loc.locate(photo, rec.click_xy, raster, top_k=1)
         lines = [str(w.message) for w in caught if issubclass(w.category, PriorFallbackWarning)]
-        found_it = hit(res.candidates[0].polygon, truth_box(rec, first.crs), None)
+        found_it = hit(res.candidates[0].polygon, truth_box(rec, first.crs), period)
         found += found_it
         told += bool(lines)
         print(
-            f"  {rec.query_name}: found {hit}, told {bool(lines)}"
+            f"  {rec.query_name}: found {found_it}, told {bool(lines)}"
             + (f": {lines[0]}" if lines else "")
         )
     print(f"  found {found} of {len(records)}; told that the whole raster was searched: {told}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--views", type=int, default=12)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument(
+        "--shared-data", help="also on zanzibar_a (a real 611 x 306 m raster) from this folder"
+    )
+    args = p.parse_args()
+
+    import rasterio
+    import torch
+
+    from ocgnet_geo.cli.demo import demo_case
+    from ocgnet_geo.locate import Locator
+
+    print(cpu_line())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    loc = Locator.demo()
+    print(f"model {loc.model.model_id}, precision {loc.precision} (the matcher runs fp32)")
+    raster = mirrored_raster(OUT / "zurich-mirrored-1km2.tif")
+    root = make_views(raster, OUT / "priors-views", args.views)
+    with rasterio.open(demo_case().raster) as src:  # the crop repeats unmirrored every 2 sides
+        period = (2 * src.width * abs(src.transform.a), 2 * src.height * abs(src.transform.e))
+    bench(loc, raster, root, args.views, args.runs, period, "Zürich crop mirror-tiled to 1 km²")
+    if args.shared_data:
+        real = Path(args.shared_data) / "zanzibar_a_tanzania_oam_z20_0.15m_epsg3857.tif"
+        root = make_views(real, OUT / "priors-views-zanzibar", args.views)
+        bench(loc, real, root, args.views, args.runs, None, "zanzibar_a (611 x 306 m)")
 
 
 if __name__ == "__main__":
