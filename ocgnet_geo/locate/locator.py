@@ -388,21 +388,46 @@ class Locator:
             prior_area=plan.area,
         )
         if plan.narrowed and refine != "none" and not result.candidates[0].refined:
-            widened = [n for n, p in plan.priors.items() if p.status == "used"]
-            for name in widened:
-                plan.priors[name].status = "widened"
-            warnings.warn(
-                f"priors: no candidate of the search narrowed by the photo's metadata "
-                f"({', '.join(widened)}) verified; searched "
-                + ("the whole raster " if "area" in widened else "again ")
-                + "without them",
-                PriorFallbackWarning,
-                stacklevel=2,
-            )
-            result = self._search(**search, heading=heading, photo_gsd_range=None, prior_area=None)
+            result = self._fall_back(plan, search, heading)
         result.priors = plan
         result.seconds = time.perf_counter() - start
         return result
+
+    def _fall_back(self, plan, search: dict, heading: object) -> LocateResult:
+        """The narrowed search found nothing that verifies: search the whole raster (or the
+        user's bbox) with the scale and heading priors kept when the area prior was used and
+        they were too, then, still nothing verified, without any prior. One warning says
+        what was done; the widened priors are marked ``widened``."""
+        used = [n for n, p in plan.priors.items() if p.status == "used"]
+        result = None
+        if "area" in used and len(used) > 1:
+            plan.priors["area"].status = "widened"
+            result = self._search(
+                **search,
+                heading=heading if heading is not None else plan.heading,
+                photo_gsd_range=plan.photo_gsd_range_m,
+                prior_area=None,
+            )
+            if result.candidates[0].refined:
+                kept = " and ".join(n for n in used if n != "area")
+                warnings.warn(
+                    "priors: the search area around the photo's GPS position held no verified "
+                    f"match; searched the whole raster (with the {kept} priors) and found one",
+                    PriorFallbackWarning,
+                    stacklevel=3,
+                )
+                return result
+        for name in used:
+            plan.priors[name].status = "widened"
+        warnings.warn(
+            f"priors: no candidate of the search narrowed by the photo's metadata "
+            f"({', '.join(used)}) verified; searched "
+            + ("the whole raster " if "area" in used else "again ")
+            + "without them",
+            PriorFallbackWarning,
+            stacklevel=3,
+        )
+        return self._search(**search, heading=heading, photo_gsd_range=None, prior_area=None)
 
     def plan_priors(
         self,

@@ -8,8 +8,9 @@ does (the matcher's peaks, the best three verified):
 * **without priors**: every heading, the matcher's whole scale range, the whole tile;
 * **with priors**: the scale and heading searches around the priors and peaks kept only inside
   the prior area (the circle around the GPS position, transformed from EPSG:4326 to the
-  tile's UTM CRS); when no kept peak verifies, the search is repeated without priors and its
-  result used (the pipeline's fallback), the time of both searches counted.
+  tile's UTM CRS); when no kept peak verifies, the search is repeated over the whole tile
+  with the scale and heading priors (when the area prior was used), then, still nothing
+  verified, without priors, as the pipeline falls back; the time of every search counted.
 
 Times are warm clicks: the tile is encoded before the clock starts (the pipeline caches tile
 features); they include the template building, correlation and verification.
@@ -123,7 +124,14 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
         narrow = _search(
             model, query, rec.click_xy, features, tile, area_px, verify_geometry, MIN_INLIERS
         )
+        fell_back_any = not (len(narrow[2]) and narrow[2].any())
         fallback = plan.narrowed and not (len(narrow[2]) and narrow[2].any())
+        if fallback and area_px is not None and (plan.heading or plan.photo_gsd_range_m):
+            # the pipeline's first fallback: the whole tile, scale and heading priors kept
+            narrow = _search(
+                model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS
+            )
+            fallback = not (len(narrow[2]) and narrow[2].any())
         if fallback:
             model.heading, model.photo_gsd_range = None, None
             narrow = _search(
@@ -151,7 +159,8 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
         facts.append(
             {
                 "place": place,
-                "fallback": bool(fallback),
+                "fallback": bool(plan.narrowed and fell_back_any),
+                "full_fallback": bool(fallback),
                 "query": rec.query_name,
                 "priors": plan.summary(),
                 "hit_off": _hit(base, rec),
