@@ -149,3 +149,43 @@ def test_cli_bad_priors_and_info_photo(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2 and "file not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("verified_at", "calls", "statuses", "says"),
+    [
+        (0, 1, {"area": "widened", "scale": "used", "heading": "used"}, "found one"),
+        (1, 2, {"area": "widened", "scale": "widened", "heading": "widened"}, "without them"),
+        (9, 2, {"area": "widened", "scale": "widened", "heading": "widened"}, "without them"),
+    ],
+)
+def test_fallback_widens_the_area_first_then_everything(
+    tmp_path: Path, verified_at: int, calls: int, statuses: dict, says: str
+) -> None:
+    """After the narrowed search: first the whole raster with scale + heading, then (nothing
+    verified) no prior; ``verified_at``: the fallback search whose best candidate verifies."""
+    import warnings
+    from types import SimpleNamespace
+
+    from ocgnet_geo.locate.locator import Locator, PriorFallbackWarning
+
+    plan = _plan(_view(tmp_path))
+    seen = []
+
+    def search(**kw):
+        seen.append((kw["prior_area"] is None, kw["photo_gsd_range"] is None, kw["heading"]))
+        refined = len(seen) - 1 >= verified_at
+        return SimpleNamespace(candidates=[SimpleNamespace(refined=refined)])
+
+    loc = Locator.__new__(Locator)
+    loc._search = search
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loc._fall_back(plan, {}, None)
+    assert len(seen) == calls
+    assert seen[0] == (True, False, plan.heading)  # whole raster, scale and heading kept
+    if calls == 2:
+        assert seen[1] == (True, True, None)  # no prior at all
+    assert {n: p.status for n, p in plan.priors.items()} == statuses
+    lines = [str(w.message) for w in caught if issubclass(w.category, PriorFallbackWarning)]
+    assert len(lines) == 1 and says in lines[0]
