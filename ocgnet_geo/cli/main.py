@@ -148,7 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_demo)
 
-    p = sub.add_parser("info", help="versions, threads, device, models found")
+    p = sub.add_parser(
+        "info",
+        help="versions, threads, device, models found; or a photo's metadata (--photo)",
+    )
+    p.add_argument(
+        "--photo",
+        metavar="PHOTO",
+        help="print what the photo's EXIF/XMP says (GPS, altitude, camera, heading) instead",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_info)
 
@@ -185,6 +193,14 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
         metavar="DEG[±TOL]",
         help="direction the photo's top faces, degrees clockwise from north, with a tolerance "
         "(default ±30): narrows the matcher's rotation search (e.g. 45 or 45±60)",
+    )
+    p.add_argument(
+        "--priors",
+        default="auto",
+        metavar="{auto,off}",
+        help="use the photo's GPS, altitude, focal length and yaw (EXIF/XMP) to narrow the search "
+        "area (without --bbox), scale and heading (without --heading); the search is repeated "
+        "without them when nothing verifies (default auto)",
     )
     p.add_argument(
         "--refine",
@@ -257,6 +273,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
             heading=args.heading,
             refine=args.refine,
             max_tiles=args.max_tiles,
+            priors=args.priors,
         )
     with staged_outputs() as staged:  # both outputs or neither
         if args.out:
@@ -272,10 +289,13 @@ def cmd_locate(args: argparse.Namespace) -> int:
                     "tiles_searched": result.tiles_searched,
                     "seconds": round(result.seconds, 3),
                     "precision": result.precision,
+                    "priors": result.priors.metadata() if result.priors is not None else None,
                 }
             )
         )
     else:
+        if result.priors is not None and result.priors.mode != "off":
+            print(f"priors: {result.priors.summary()}")
         print(
             f"{len(result.candidates)} candidates ({result.tiles_searched} tiles, {result.seconds:.1f} s, "
             f"{result.precision}):"
@@ -329,6 +349,7 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
                     max_tiles=args.max_tiles,
                     heading=row.get("heading") or args.heading,
                     refine=args.refine,
+                    priors=args.priors,
                 )
             except InputError as err:
                 failed.append(query_id)
@@ -420,12 +441,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.photo:
+        return _photo_info(args)
     facts = collect_info()
     if args.json:
         print(json.dumps(facts, indent=2))
     else:
         for key, value in facts.items():
             print(f"{key:>16}: {value}")
+    return EXIT_OK
+
+
+def _photo_info(args: argparse.Namespace) -> int:
+    """``info --photo``: the photo's :class:`~ocgnet_geo.geo.photo_pose.PhotoPose`."""
+    from ocgnet_geo.geo.photo_pose import read_pose
+
+    pose = read_pose(args.photo)
+    doc = pose.as_dict()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    print(f"photo {pose.path}")
+    for key, item in doc.items():
+        if isinstance(item, dict):
+            print(f"{key:>20}: {item['value']}  ({item['source']})")
+    derived = {
+        "heading (shown top)": pose.heading(),
+        "off-nadir angle": pose.off_nadir_deg(),
+        "height above ground": pose.height_above_ground_m(),
+        "focal length px": pose.focal_px(),
+    }
+    for key, value in derived.items():
+        text = "absent" if value is None else f"{value[0]:.6g}  (from {value[1]})"
+        print(f"{key:>20}: {text}")
+    for problem in pose.problems:
+        print(f"{'not used':>20}: {problem}")
+    if len(doc) == 2 and not pose.problems:
+        print("no metadata")
     return EXIT_OK
 
 
@@ -511,9 +563,11 @@ def _locator(args: argparse.Namespace):
 def _check_flags(args: argparse.Namespace) -> None:
     """Malformed --heading / --refine values fail before any model is loaded."""
     from ocgnet_geo.locate.matcher_model import parse_heading
+    from ocgnet_geo.locate.priors import check_priors
     from ocgnet_geo.locate.refine import check_mode
 
     parse_heading(args.heading)
+    check_priors(args.priors)
     if args.refine is not None:
         check_mode(args.refine)
 

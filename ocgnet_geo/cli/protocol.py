@@ -271,6 +271,16 @@ PARAMS: dict[str, dict[str, tuple[Check, bool]]] = {
         "max_tiles": (positive_int, False),
         "heading": (any_value, False),  # checked by the library (a number or "DEG±TOL")
         "refine": (text, False),
+        "priors": (text, False),  # auto | off, checked by the library
+    },
+    "priors": {
+        "query": (text, True),
+        "click": (click, True),
+        "raster": (text, True),
+        "bbox": (bbox, False),
+        "bbox_crs": (crs, False),
+        "heading": (any_value, False),
+        "priors": (text, False),
     },
     "cancel": {"target": (any_value, False)},
 }

@@ -35,7 +35,7 @@ from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.crs import crs_label
 
 PROTOCOL_VERSION = 1
-METHODS = ("hello", "load", "locate", "cancel", "shutdown")
+METHODS = ("hello", "load", "locate", "priors", "cancel", "shutdown")
 log = logging.getLogger("ocgnet_geo.cli.worker")
 
 
@@ -161,7 +161,7 @@ class Worker:
                 event.set()
             self.send({"id": request_id, "result": {}})
             return "shutdown"
-        else:  # load, locate: one at a time on the job thread
+        else:  # load, locate, priors: one at a time on the job thread
             key = json_key(request_id)
             if key in self._cancel_events:
                 raise ProtocolError(
@@ -217,12 +217,13 @@ class Worker:
         try:
             if event.is_set():  # cancelled (or shut down) before it started
                 raise WorkerError("cancelled", f"{method}: cancelled before it started")
-            answer = {
-                "id": request_id,
-                "result": self._load(params)
-                if method == "load"
-                else self._locate(request_id, params, event),
-            }
+            if method == "load":
+                result = self._load(params)
+            elif method == "priors":
+                result = self._priors(params)
+            else:
+                result = self._locate(request_id, params, event)
+            answer = {"id": request_id, "result": result}
         except WorkerError as err:
             answer = {"id": request_id, "error": {"code": err.code, "message": str(err)}}
         except InputError as err:
@@ -260,6 +261,34 @@ class Worker:
         )
         return self.hello()["model"]
 
+    def _priors(self, params: dict) -> dict:
+        """What ``locate`` would take from the photo's metadata (no search): the camera
+        position and search area in EPSG:4326 for display, each prior's status, warnings."""
+        import warnings
+
+        from ocgnet_geo.locate.priors import area_lonlat
+
+        if self.locator is None:
+            raise WorkerError("no_model", "priors: no model loaded (send load first)")
+        params = check_params("priors", params)
+        bbox = params.get("bbox")  # only its presence matters: it overrides the area prior
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan = self.locator.plan_priors(
+                params["query"],
+                params["click"],
+                params["raster"],
+                bbox=bbox,
+                heading=params.get("heading"),
+                priors=params.get("priors", "auto"),
+            )
+        return {
+            "priors": plan.metadata(),
+            "camera_lonlat": list(plan.camera_lonlat) if plan.camera_lonlat else None,
+            "search_area_epsg4326": area_lonlat(plan),
+            "warnings": list(plan.warnings),
+        }
+
     def _locate(self, request_id: Any, params: dict, event: threading.Event) -> dict:
         from ocgnet_geo.locate import Cancelled
 
@@ -273,21 +302,26 @@ class Worker:
         def progress(fraction: float, message: str) -> None:
             self.send({"id": request_id, "progress": round(float(fraction), 4), "message": message})
 
+        import warnings
+
         try:
-            result = self.locator.locate(
-                params["query"],
-                params["click"],
-                params["raster"],
-                view=params.get("view"),
-                top_k=params.get("top_k", 5),
-                bbox=params.get("bbox"),
-                bbox_crs=params.get("bbox_crs", "EPSG:4326"),
-                progress=progress,
-                cancel=event.is_set,
-                heading=params.get("heading"),
-                refine=params.get("refine"),
-                max_tiles=params.get("max_tiles"),
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self.locator.locate(
+                    params["query"],
+                    params["click"],
+                    params["raster"],
+                    view=params.get("view"),
+                    top_k=params.get("top_k", 5),
+                    bbox=params.get("bbox"),
+                    bbox_crs=params.get("bbox_crs", "EPSG:4326"),
+                    progress=progress,
+                    cancel=event.is_set,
+                    heading=params.get("heading"),
+                    refine=params.get("refine"),
+                    max_tiles=params.get("max_tiles"),
+                    priors=params.get("priors", "auto"),
+                )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None
         return {
@@ -301,7 +335,17 @@ class Worker:
             "model": result.model,
             "precision": result.precision,
             "refine": result.refine,
+            "priors": result.priors.metadata() if result.priors is not None else None,
+            "search_area_epsg4326": _search_area(result),
+            "warnings": [str(w.message) for w in caught],
         }
+
+
+def _search_area(result: Any) -> list | None:
+    """The prior search area's outer ring (EPSG:4326 lon/lat) when the area prior was used."""
+    from ocgnet_geo.locate.priors import area_lonlat
+
+    return area_lonlat(result.priors) if result.priors is not None else None
 
 
 def _bundled_model_name() -> str | None:

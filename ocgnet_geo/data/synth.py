@@ -47,6 +47,7 @@ from shapely import affinity
 from ocgnet_geo.data.camera import DroneCamera, pillow_perspective
 from ocgnet_geo.data.effects import drone_look
 from ocgnet_geo.data.errors import SynthError
+from ocgnet_geo.data.photo_meta import save_jpeg
 from ocgnet_geo.data.records import SPLITS, Record, SatelliteGeo, satellite_name, save_split
 from ocgnet_geo.geo.boxes import polygons_to_boxes, reproject_geometries
 from ocgnet_geo.geo.crs import lonlat_of, utm_crs_for
@@ -84,6 +85,13 @@ class SynthOptions:
     default_class: str = "object"
     photometric: bool = True
     seed: int = 0
+    # photo metadata of the views (EXIF GPS + focal length, DJI XMP), drawn from their own
+    # random stream so that the views themselves do not change with these settings
+    metadata: bool = True
+    gps_error_m: tuple[float, float] = (5.0, 15.0)  # horizontal GPS error, uniform
+    yaw_error_deg: float = 5.0  # standard deviation of the gimbal yaw error
+    yaw_flip: float = 0.03  # share of views whose recorded yaw is off by 180°
+    altitude_error: float = 0.1  # relative altitude = true x U(1 - e, 1 + e) (take-off height)
 
 
 @dataclass
@@ -157,6 +165,7 @@ def generate(
         else _sample_regions(blocks, opt, rng)
     )
     records: dict[str, list[Record]] = {s: [] for s in SPLITS}
+    poses: dict[str, dict] = {}
     chip_cache: dict[int, tuple[np.ndarray, TileSpec]] = {}
     next_id = 0
     tree = shapely.STRtree([b[0] for b in blocks])
@@ -180,10 +189,15 @@ def generate(
             )
             if sample is None:
                 continue
-            query_rgb, click, tile_rgb, geo, box, poly = sample
+            query_rgb, click, tile_rgb, geo, box, poly, cam = sample
             qname = f"{next_id:06d}.jpg"
             sname = satellite_name(geo)
-            Image.fromarray(query_rgb).save(root / "query" / qname, quality=92)
+            if opt.metadata:
+                meta_rng = np.random.default_rng([opt.seed, next_id, 13])
+                exif, xmp, poses[qname] = view_metadata(cam, work, opt, meta_rng)
+                save_jpeg(root / "query" / qname, query_rgb, exif=exif, xmp=xmp, quality=92)
+            else:
+                Image.fromarray(query_rgb).save(root / "query" / qname, quality=92)
             Image.fromarray(tile_rgb).save(root / "satellite" / sname, quality=92)
             records[split].append(
                 Record(next_id, qname, sname, click, click, tuple(box), tuple(poly), obj.class_name)
@@ -192,6 +206,8 @@ def generate(
     for s in SPLITS:
         save_split(records[s], root / f"{opt.dataset}_{s}.pth")
         summary.samples[s] = len(records[s])
+    if opt.metadata:
+        (root / "poses.json").write_text(json.dumps(poses, indent=1) + "\n", encoding="utf-8")
     manifest = {
         "generator": "ocgnet-geo synth",
         "note": "drone views only: street-level views cannot be rendered from an orthophoto",
@@ -358,8 +374,8 @@ def _make_sample(obj, block, block_id, drone, sat, work, opt: SynthOptions, rng,
     if view is None:
         summary.drop("no camera keeps the object in view")
         return None
-    query, click = view
-    return query, click, tile_rgb, geo, [float(v) for v in box], poly
+    query, click, cam = view
+    return query, click, tile_rgb, geo, [float(v) for v in box], poly, cam
 
 
 def _place_tile(footprint, block, opt: SynthOptions, rng, work: CRS):
@@ -434,8 +450,64 @@ def _render_view(obj, block, block_id, drone, work, opt: SynthOptions, rng, cach
         img = np.asarray(Image.fromarray(img).reduce(SUPERSAMPLE))
         if opt.photometric:
             img = drone_look(img, rng)
-        return img, (float(click[0]), float(click[1]))
+        return img, (float(click[0]), float(click[1])), cam
     return None
+
+
+#: Sensor width (mm) of the 1/2.3" sensor assumed for the written focal length in mm (the
+#: reader uses the 35 mm equivalent: no sensor size is written, as on many drones).
+SENSOR_WIDTH_MM = 6.17
+
+
+def view_metadata(cam: DroneCamera, work: CRS, opt: SynthOptions, rng) -> tuple:
+    """(EXIF, DJI XMP, truth) for a rendered view: the camera position (EPSG:4326) off by
+    ``gps_error_m`` in a random direction, the gimbal yaw with a Gaussian error and a 180°
+    flip in ``yaw_flip`` of the views, the gimbal pitch (0 = horizon, -90 = down), the
+    altitude above take-off within ``altitude_error`` of the true height, the focal length
+    (35 mm equivalent over the diagonal) of the view as written (``query_size`` px)."""
+    from ocgnet_geo.data.photo_meta import dji_xmp, pose_exif
+
+    centre = cam._axes()[0]
+    err = rng.uniform(*opt.gps_error_m)
+    angle = rng.uniform(0, 2 * math.pi)
+    gx, gy = centre[0] + err * math.sin(angle), centre[1] + err * math.cos(angle)
+    lon, lat = lonlat_of(work, gx, gy)
+    flipped = bool(rng.random() < opt.yaw_flip)
+    yaw = cam.yaw_deg + rng.normal(0, opt.yaw_error_deg) + (180.0 if flipped else 0.0)
+    yaw = (yaw + 180.0) % 360.0 - 180.0  # DJI writes -180..180
+    rel_alt = cam.altitude_m * rng.uniform(1 - opt.altitude_error, 1 + opt.altitude_error)
+    size = opt.query_size
+    focal_px = cam.focal_px / SUPERSAMPLE
+    f35 = focal_px * math.hypot(36.0, 24.0) / math.hypot(size, size)
+    exif = pose_exif(
+        lat=lat,
+        lon=lon,
+        gps_altitude_m=rel_alt + 100.0,
+        focal_mm=focal_px / size * SENSOR_WIDTH_MM,
+        focal_35mm=f35,
+        make="ocgnet-geo synth",
+        model="DroneCamera",
+    )
+    xmp = dji_xmp(
+        GimbalYawDegree=yaw,
+        GimbalPitchDegree=cam.pitch_deg - 90.0,
+        FlightYawDegree=yaw,
+        RelativeAltitude=rel_alt,
+        AbsoluteAltitude=rel_alt + 100.0,
+    )
+    truth = {
+        "camera_xy": [float(centre[0]), float(centre[1])],
+        "crs": work.to_string(),
+        "gps_error_m": err,
+        "yaw_deg": cam.yaw_deg,
+        "yaw_written_deg": yaw,
+        "yaw_flipped": flipped,
+        "pitch_deg": cam.pitch_deg,
+        "altitude_m": cam.altitude_m,
+        "relative_altitude_m": rel_alt,
+        "focal_px": focal_px,
+    }
+    return exif, xmp, truth
 
 
 def _warp(chip: np.ndarray, spec: TileSpec, cam: DroneCamera) -> np.ndarray:

@@ -217,15 +217,24 @@ def write_gpkg(
     properties: Sequence[Mapping[str, object]],
     crs: object,
     layer: str = "candidates",
+    metadata: Mapping[str, object] | None = None,
 ) -> Path:
     """Write a GeoPackage layer in ``crs`` (the raster's) atomically; returns the path.
 
     Columns follow :data:`RESULT_FIELDS` first (typed), then any other property keys.
+    ``metadata`` goes into the layer's GDAL metadata (``gpkg_metadata``), values as JSON.
     """
+    import json
+
     out = check_output_path(path, (".gpkg",))
     frame = to_geodataframe(polygons, properties, crs)
+    extra = {}
+    if metadata:
+        extra["layer_metadata"] = {
+            f"ocgnet_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()
+        }
     with atomic_path(out) as tmp:
-        frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", **extra)
     return out
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "LargeSearchWarning",
     "LocateResult",
     "Locator",
+    "PriorFallbackWarning",
+    "PriorWarning",
     "TopKError",
     "ViewMismatchError",
 ]

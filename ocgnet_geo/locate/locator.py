@@ -68,6 +68,15 @@ class LargeSearchWarning(UserWarning):
     """The search area needs many tiles; the first click will take a while."""
 
 
+class PriorWarning(UserWarning):
+    """Photo metadata that a prior cannot use (GPS outside the raster, a zero focal length)."""
+
+
+class PriorFallbackWarning(UserWarning):
+    """The search narrowed by the photo's metadata found nothing that verifies; it was
+    repeated without the priors."""
+
+
 class Cancelled(Exception):
     """``cancel()`` returned True between two tiles."""
 
@@ -125,6 +134,8 @@ class LocateResult:
     best_attention: np.ndarray | None = field(default=None, repr=False)
     best_tile: TileSpec | None = field(default=None, repr=False)
     raster_info: RasterInfo | None = field(default=None, repr=False)
+    #: The photo-metadata priors of the search (:class:`~ocgnet_geo.locate.priors.SearchPriors`).
+    priors: Any = field(default=None, repr=False)
 
     def records(self) -> list[dict[str, Any]]:
         """One property record per candidate with the result fields of DESIGN.md."""
@@ -172,6 +183,7 @@ class LocateResult:
             "tiles_searched": self.tiles_searched,
             "tiles_encoded": self.tiles_encoded,
             "seconds": round(self.seconds, 3),
+            **({"priors": self.priors.metadata()} if self.priors is not None else {}),
         }
 
     def to_geojson(self, path: str | os.PathLike) -> Path:
@@ -184,8 +196,9 @@ class LocateResult:
         return out
 
     def to_gpkg(self, path: str | os.PathLike) -> Path:
-        """GeoPackage in the raster's CRS, written atomically."""
-        return write_gpkg(path, self.polygons, self.records(), self.crs)
+        """GeoPackage in the raster's CRS, written atomically; :meth:`metadata` (model,
+        precision, priors, ...) in the layer metadata as ``ocgnet_<key>`` items."""
+        return write_gpkg(path, self.polygons, self.records(), self.crs, metadata=self.metadata())
 
     def geojson(self, crs: str = "EPSG:4326") -> dict:
         """The candidates as a GeoJSON FeatureCollection dict: RFC 7946 in EPSG:4326 (default),
@@ -312,6 +325,7 @@ class Locator:
         heading: object = None,
         refine: str | None = None,
         max_tiles: int | None = None,
+        priors: str | bool | None = "auto",
     ) -> LocateResult:
         """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
 
@@ -325,8 +339,16 @@ class Locator:
         search; other models ignore it with a warning. ``refine``: ``"geometric"`` verifies
         the best candidates with local features (:mod:`.refine`), ``"none"`` does not;
         default: the model's ``default_refine`` (geometric for the matcher, none for OCGNet).
+        ``priors``: ``"auto"`` (default) narrows the search area (without ``bbox``), the scale
+        and the heading search (without ``heading``) from the photo's GPS, altitude, focal
+        length and yaw (:mod:`.priors`); when the best candidate of that search does not
+        verify, the search is repeated without them and a :class:`PriorFallbackWarning` says
+        so; ``"off"`` ignores the metadata. ``result.priors`` tells what was used.
         """
+        from ocgnet_geo.locate.priors import check_priors
+
         start = time.perf_counter()
+        priors = check_priors(priors)
         model = self.model
         if view is not None and view != model.view:
             raise ViewMismatchError(
@@ -338,7 +360,9 @@ class Locator:
         from ocgnet_geo.locate.refine import check_mode
 
         refine = check_mode(refine or getattr(model, "default_refine", "none"))
-        self._set_heading(heading)
+        from ocgnet_geo.locate.matcher_model import parse_heading
+
+        parse_heading(heading)  # a malformed heading fails before any work
         long_side = getattr(model, "query_long_side", None)
         if long_side:
             photo = prepare_query(query, click, long_side=long_side)
@@ -350,17 +374,168 @@ class Locator:
             (info.width * info.pixel_size_m[0], info.height * info.pixel_size_m[1]),
             model.gsd_m,
         )
-        tiles = tile_grid(
-            info,
-            model.gsd_m,
-            tile_px=model.tile_px,
-            overlap_px=model.tile_px // 4,
-            bbox=bbox,
-            bbox_crs=bbox_crs,
-            max_tiles=tile_limit(bbox, max_tiles),
+        plan = self._plan_priors(priors, photo, info, bbox, heading)
+        for message in plan.warnings:
+            warnings.warn(message, PriorWarning, stacklevel=2)
+        search = dict(
+            photo=photo, info=info, top_k=top_k, bbox=bbox, bbox_crs=bbox_crs,
+            progress=progress, cancel=cancel, refine=refine, max_tiles=max_tiles,
+        )  # fmt: skip
+        result = self._search(
+            **search,
+            heading=heading if heading is not None else plan.heading,
+            photo_gsd_range=plan.photo_gsd_range_m,
+            prior_area=plan.area,
         )
+        if plan.narrowed and refine != "none" and not result.candidates[0].refined:
+            result = self._fall_back(plan, search, heading)
+        result.priors = plan
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _fall_back(self, plan, search: dict, heading: object) -> LocateResult:
+        """The narrowed search found nothing that verifies: search the whole raster (or the
+        user's bbox) with the scale and heading priors kept when the area prior was used and
+        they were too, then, still nothing verified, without any prior. One warning says
+        what was done; the widened priors are marked ``widened``."""
+        used = [n for n, p in plan.priors.items() if p.status == "used"]
+        result = None
+        if "area" in used and len(used) > 1:
+            plan.priors["area"].status = "widened"
+            result = self._search(
+                **search,
+                heading=heading if heading is not None else plan.heading,
+                photo_gsd_range=plan.photo_gsd_range_m,
+                prior_area=None,
+            )
+            if result.candidates[0].refined:
+                kept = " and ".join(n for n in used if n != "area")
+                warnings.warn(
+                    "priors: the search area around the photo's GPS position held no verified "
+                    f"match; searched the whole raster (with the {kept} priors) and found one",
+                    PriorFallbackWarning,
+                    stacklevel=3,
+                )
+                return result
+        for name in used:
+            plan.priors[name].status = "widened"
+        warnings.warn(
+            f"priors: no candidate of the search narrowed by the photo's metadata "
+            f"({', '.join(used)}) verified; searched "
+            + ("the whole raster " if "area" in used else "again ")
+            + "without them",
+            PriorFallbackWarning,
+            stacklevel=3,
+        )
+        return self._search(**search, heading=heading, photo_gsd_range=None, prior_area=None)
+
+    def plan_priors(
+        self,
+        query: str | os.PathLike,
+        click: Sequence[float] | str,
+        raster: str | os.PathLike | RasterInfo,
+        bbox: Sequence[float] | None = None,
+        heading: object = None,
+        priors: str | bool | None = "auto",
+    ):
+        """What :meth:`locate` would take from the photo's metadata, without searching: a
+        :class:`~ocgnet_geo.locate.priors.SearchPriors` (camera position, search area in the
+        grid CRS, scale and heading ranges, each prior's status, warnings). For display
+        before a search (the QGIS plugin draws the camera and the area)."""
+        from ocgnet_geo.locate.priors import check_priors
+
+        mode = check_priors(priors)
+        model = self.model
+        long_side = getattr(model, "query_long_side", None)
+        if long_side:
+            photo = prepare_query(query, click, long_side=long_side)
+        else:
+            photo = prepare_query(query, click, model.query_hw)
+        return self._plan_priors(mode, photo, open_raster(raster), bbox, heading)
+
+    def _plan_priors(self, mode: str, photo: QueryPhoto, info: RasterInfo, bbox, heading):
+        """The :class:`~ocgnet_geo.locate.priors.SearchPriors` of this search (the model's
+        abilities decide which apply: scale and heading only for models that search them)."""
+        from ocgnet_geo.geo.grid import grid_crs_for
+        from ocgnet_geo.geo.photo_pose import read_pose
+        from ocgnet_geo.locate.priors import Prior, plan_priors
+
+        grid_crs = grid_crs_for(info)
+        pose = read_pose(photo.path) if mode == "auto" else None
+        footprint = reproject_geometries(np.array([info.footprint]), info.crs, grid_crs)[0]
+        plan = plan_priors(
+            pose,
+            mode,
+            footprint=footprint,
+            grid_crs=grid_crs,
+            click_shown=photo.original_click,
+            shown_size=photo.original_size,
+            working_long_side=max(photo.rgb.shape[:2]),
+            has_bbox=bbox is not None,
+            has_heading=heading is not None,
+            raster_name=f"raster {info.source!r}",
+        )
+        model = self.model
+        for name, attr in (("scale", "photo_gsd_range"), ("heading", "heading")):
+            if plan.priors.get(name) and plan.priors[name].status == "used":
+                if not hasattr(model, attr):
+                    plan.priors[name] = Prior(
+                        "ignored", note=f"the model {model.model_id} does not search it"
+                    )
+                    if name == "scale":
+                        plan.photo_gsd_range_m = None
+                    else:
+                        plan.heading = None
+        return plan
+
+    def _search(
+        self,
+        photo: QueryPhoto,
+        info: RasterInfo,
+        top_k: int,
+        bbox,
+        bbox_crs,
+        progress,
+        cancel,
+        refine: str,
+        max_tiles,
+        heading,
+        photo_gsd_range,
+        prior_area,
+    ) -> LocateResult:
+        """One search over the tiles of ``bbox`` (or of ``prior_area``, a polygon in the grid
+        CRS, when given), with the model's heading and scale searches set."""
+        start = time.perf_counter()
+        model = self.model
+        self._set_heading(heading)
+        if hasattr(model, "photo_gsd_range"):
+            model.photo_gsd_range = photo_gsd_range
+        if prior_area is not None:
+            from ocgnet_geo.geo.grid import grid_crs_for
+
+            grid_crs = grid_crs_for(info)
+            tiles = tile_grid(
+                info,
+                model.gsd_m,
+                tile_px=model.tile_px,
+                overlap_px=model.tile_px // 4,
+                bbox=prior_area.bounds,
+                bbox_crs=grid_crs,
+                max_tiles=tile_limit(None, max_tiles),
+            )
+            area = shapely.intersection(search_area(info, tiles[0].crs, None, None), prior_area)
+        else:
+            tiles = tile_grid(
+                info,
+                model.gsd_m,
+                tile_px=model.tile_px,
+                overlap_px=model.tile_px // 4,
+                bbox=bbox,
+                bbox_crs=bbox_crs,
+                max_tiles=tile_limit(bbox, max_tiles),
+            )
+            area = search_area(info, tiles[0].crs, bbox, bbox_crs)
         self._warn_if_large(tiles, info)
-        area = search_area(info, tiles[0].crs, bbox, bbox_crs)
         report = progress or (lambda fraction, message: None)
         raster_key = raster_cache_key(info.path)
 

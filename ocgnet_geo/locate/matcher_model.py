@@ -108,6 +108,9 @@ class MatcherTileModel:
         self.rotation_search = rotation_search
         self.scale_search = scale_search
         self.heading: tuple[float, float] | None = None
+        #: Working-photo ground resolutions to search (min, max metres per working px) instead
+        #: of the config's range: the scale prior of :mod:`ocgnet_geo.locate.priors`.
+        self.photo_gsd_range: tuple[float, float] | None = None
         self._templates: tuple[tuple, Any] | None = None
         #: The last tile's correlation (the pipeline may ask one tile for more peaks).
         self._correlation: tuple[tuple, Any] | None = None
@@ -163,8 +166,14 @@ class MatcherTileModel:
     # --- search ---------------------------------------------------------------------------
 
     def scales(self) -> list[float]:
-        """Tile px per working-photo px searched: photo ground resolutions / tile resolution."""
+        """Tile px per working-photo px searched: photo ground resolutions / tile resolution
+        (the config's range, or ``photo_gsd_range`` in the config's steps)."""
         gsds = self.config.photo_gsds_m()
+        if self.photo_gsd_range is not None:
+            lo, hi = self.photo_gsd_range
+            step = self.config.scale_step
+            n = 1 + int(np.floor(np.log(hi / lo) / np.log(step) + 1e-9))
+            gsds = [lo * step**i for i in range(n)]
         if not self.scale_search:
             gsds = [float(np.sqrt(gsds[0] * gsds[-1]))]
         return [g / self.gsd_m for g in gsds]

@@ -34,7 +34,8 @@ def render_overlay(result: Any, path: str | os.PathLike) -> Path:
 
     photo = _photo_panel(result)
     tile = _tile_panel(result)
-    caption_h = 40
+    priors = getattr(result, "priors", None)
+    caption_h = 58 if priors is not None else 40
     canvas = Image.new(
         "RGB",
         (photo.width + tile.width + 30, max(photo.height, tile.height) + caption_h + 20),
@@ -51,6 +52,8 @@ def render_overlay(result: Any, path: str | os.PathLike) -> Path:
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
     ]
+    if priors is not None:
+        lines.append(f"photo metadata priors ({priors.mode}): {priors.summary()}")
     font = _font(13)
     for i, line in enumerate(lines):
         draw.text((10, canvas.height - caption_h - 5 + i * 18), line, fill=(0, 0, 0), font=font)

@@ -18,6 +18,7 @@ from qgis.core import (
 from qgis.gui import QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -47,6 +48,7 @@ from .inputs import (
 )
 from .map_tool import RectangleMapTool
 from .photo_view import PhotoView
+from .prior_layer import replace_prior_layers
 from .result_layer import best_extent, build_result_layer
 from .task import LocateTask
 from .worker_client import WorkerClient, WorkerError
@@ -62,6 +64,13 @@ HEADING_TIP = (
     "DEG±TOL, e.g. 45 or 45±30. Narrows the matcher's rotation search; empty: all headings"
 )
 
+PRIORS_TIP = (
+    "Narrow the search with the photo's EXIF/XMP: the area around its GPS position (without a "
+    "drawn or canvas area), the scale from altitude and focal length, the heading from the "
+    "gimbal yaw. Soft: when nothing verifies, the whole layer is searched without them. The "
+    "camera and the derived area are drawn as temporary layers before the search starts."
+)
+
 
 class LocateDock(QgsDockWidget):
     """The panel. ``run_finished`` carries the new result layer, or None (error/cancel)."""
@@ -75,6 +84,7 @@ class LocateDock(QgsDockWidget):
         self.client = client
         self.task: LocateTask | None = None
         self.last_layer = None
+        self.prior_layers: list = []
         self.drawn_rect: QgsRectangle | None = None  # in the canvas CRS at drawing time
         self.drawn_crs = None
         self.map_tool = RectangleMapTool(iface.mapCanvas())
@@ -144,6 +154,11 @@ class LocateDock(QgsDockWidget):
         self.heading_edit.setPlaceholderText("e.g. 45 or 45±30")
         self.heading_edit.setToolTip(HEADING_TIP)
         form.addRow("Heading (° from north, optional)", self.heading_edit)
+
+        self.priors_check = QCheckBox("Use the photo's metadata (GPS, altitude, heading)", body)
+        self.priors_check.setChecked(True)
+        self.priors_check.setToolTip(PRIORS_TIP)
+        form.addRow("Priors", self.priors_check)
 
         self.top_k = QSpinBox(body)
         self.top_k.setRange(1, 50)
@@ -298,6 +313,7 @@ class LocateDock(QgsDockWidget):
             bbox=bbox,
             precision=settings.precision(),
             heading=heading,
+            priors="auto" if self.priors_check.isChecked() else "off",
         )
 
     def locate(self) -> LocateTask | None:
@@ -321,12 +337,19 @@ class LocateDock(QgsDockWidget):
         self.task = LocateTask(self.client, request, on_finished=self._task_finished)
         self.task.progressChanged.connect(self._task_progress)
         self.task.stageChanged.connect(self.stage.setText)
+        self.task.priorsReady.connect(self._show_priors)
         self.locate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.stage.setText("starting the worker…")
         QgsApplication.taskManager().addTask(self.task)
         return self.task
+
+    def _show_priors(self, answer: dict) -> None:
+        """Draw the camera and the search area the worker derived (main thread)."""
+        self.prior_layers = replace_prior_layers(answer)
+        for line in answer.get("warnings", []):
+            self.message(line, Qgis.Warning)
 
     def _task_progress(self, value: float) -> None:
         self.progress.setValue(int(value))

@@ -44,6 +44,8 @@ class LocateRequest:
     precision: str = "auto"
     #: heading hint for the worker (DEG as a number or "DEG±TOL"), None for all headings
     heading: float | str | None = None
+    #: "auto": the worker narrows the search with the photo's GPS/altitude/heading; "off"
+    priors: str = "auto"
     extra: dict = field(default_factory=dict)
 
     def locate_params(self) -> dict:
@@ -60,7 +62,13 @@ class LocateRequest:
             params["bbox_crs"] = "EPSG:4326"
         if self.heading is not None:
             params["heading"] = self.heading
+        params["priors"] = self.priors
         return params
+
+    def priors_params(self) -> dict:
+        """The ``params`` of the worker's ``priors`` request (what the search will use)."""
+        keys = ("query", "click", "raster", "bbox", "bbox_crs", "heading", "priors")
+        return {k: v for k, v in self.locate_params().items() if k in keys}
 
 
 def check_photo(path: str) -> str:

@@ -23,6 +23,8 @@ class LocateTask(QgsTask):
 
     #: stage text for the panel (emitted from the task thread; delivered queued)
     stageChanged = pyqtSignal(str)
+    #: the worker's ``priors`` answer (camera, search area), before the search starts
+    priorsReady = pyqtSignal(object)
 
     def __init__(
         self,
@@ -37,6 +39,8 @@ class LocateTask(QgsTask):
         #: the worker's locate result (dict) after a successful run
         self.result: dict | None = None
         self.error: WorkerError | None = None
+        #: the worker's ``priors`` answer (None with priors off)
+        self.priors: dict | None = None
         #: set when the worker had died and was restarted for this run
         self.restart_message: str | None = None
         self.done = False
@@ -51,6 +55,10 @@ class LocateTask(QgsTask):
             self.setProgress(LOAD_SHARE)
             if self.isCanceled():
                 raise WorkerError("cancelled", "locate: cancelled before it started")
+            if self.request.priors == "auto":
+                self.stageChanged.emit("reading the photo's metadata…")
+                self.priors = self.client.request("priors", self.request.priors_params())
+                self.priorsReady.emit(self.priors)
             self.stageChanged.emit("searching…")
             self.result = self.client.request(
                 "locate",

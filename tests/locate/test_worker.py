@@ -162,3 +162,23 @@ def test_cancel_stops_a_running_search(
     assert answers["long"]["error"]["code"] == "cancelled"
     worker.send({"id": "again", "method": "cancel", "params": {"target": "long"}})
     assert worker.answer("again")[0]["result"] == {"cancelled": False}
+
+
+def test_priors_method_and_param(
+    worker: WorkerProcess, utm_spot_raster: Path, light_weights: Path
+) -> None:
+    """``priors`` answers what ``locate`` would use; a wrong ``priors`` value is bad input."""
+    dji = Path(__file__).parents[1] / "geo" / "data" / "brighton_beach_dji_0018_small.jpg"
+    worker.send({"id": 1, "method": "load", "params": {"weights": str(light_weights)}})
+    worker.answer(1)
+    params = {"query": str(dji), "click": [200, 110], "raster": str(utm_spot_raster)}
+    worker.send({"id": 2, "method": "priors", "params": params})
+    result = worker.answer(2)[0]["result"]
+    # the Duluth (Minnesota) photo lies outside the test raster: rejected, one warning
+    assert result["priors"]["area"]["status"] == "rejected"
+    assert result["camera_lonlat"] == pytest.approx([-91.9945599, 46.8426071])
+    assert result["search_area_epsg4326"] is None
+    assert len(result["warnings"]) == 1 and "outside raster" in result["warnings"][0]
+    worker.send({"id": 3, "method": "locate", "params": {**params, "priors": "wrong"}})
+    error = worker.answer(3)[0]["error"]
+    assert error == {"code": "bad_input", "message": "priors 'wrong': expected one of auto, off"}

@@ -156,3 +156,50 @@ def test_killed_worker_is_restarted_with_a_message(
     assert dock.client.pid not in (None, pid)
     warnings = qgis_iface.messageBar().get_messages(Qgis.Warning)
     assert any("restarted" in w for w in warnings)
+
+
+GPS_PHOTO_WRITER = r"""
+import sys
+import numpy as np
+from pyproj import Transformer
+from ocgnet_geo.data.photo_meta import dji_xmp, pose_exif, save_jpeg
+lon, lat = Transformer.from_crs(32632, 4326, always_xy=True).transform(500080.0, 5199940.0)
+rgb = np.random.default_rng(5).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+exif = pose_exif(lat=lat, lon=lon, focal_35mm=24)
+xmp = dji_xmp(GimbalYawDegree=30.0, GimbalPitchDegree=-90.0, RelativeAltitude=40.0)
+save_jpeg(sys.argv[1], rgb, exif=exif, xmp=xmp)
+"""
+
+
+def test_priors_draw_camera_and_search_area_before_the_search(
+    dock, scene: Path, light_weights: Path
+) -> None:
+    from ocgnet_locate.prior_layer import AREA_NAME, CAMERA_NAME
+    from qgis.core import QgsPointXY
+
+    photo = scene / "gps.jpg"
+    subprocess.run([sys.executable, "-c", GPS_PHOTO_WRITER, str(photo)], check=True, timeout=120)
+    prepare(dock, scene, light_weights)
+    dock.set_photo(str(photo))
+    dock.photo_view.set_click(*CLICK)
+    assert dock.priors_check.isChecked()  # on by default
+    task = run(dock)
+    assert task.error is None, task.error and task.error.message
+    assert task.priors is not None and task.priors["priors"]["area"]["status"] == "used"
+    layers = {lay.name(): lay for lay in QgsProject.instance().mapLayers().values()}
+    camera, area = layers[CAMERA_NAME], layers[AREA_NAME]
+    assert camera.crs().authid() == area.crs().authid() == "EPSG:4326"
+    point = next(camera.getFeatures()).geometry().asPoint()
+    polygon = next(area.getFeatures()).geometry()
+    assert polygon.contains(QgsGeometry.fromPointXY(QgsPointXY(point)))
+    lon, lat = task.priors["camera_lonlat"]
+    assert abs(point.x() - lon) < 1e-9 and abs(point.y() - lat) < 1e-9
+    # the worker's result names the priors it used (OCGNet weights: no heading/scale search)
+    assert task.result["priors"]["heading"]["status"] == "ignored"
+    assert task.result["priors"]["area"]["status"] in ("used", "widened")
+
+    dock.priors_check.setChecked(False)
+    dock.photo_view.set_click(*CLICK)
+    task = run(dock)
+    assert task.error is None and task.priors is None
+    assert task.result["priors"]["mode"] == "off"
