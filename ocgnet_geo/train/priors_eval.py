@@ -75,6 +75,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
     from ocgnet_geo.geo.photo_pose import read_pose
     from ocgnet_geo.locate.priors import plan_priors
     from ocgnet_geo.locate.refine import MIN_INLIERS
+    from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
     records = load_split(split_path(folder.parent, folder.name, "test"))
@@ -139,6 +140,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
             )
         t_on = time.perf_counter() - t0
         model.heading, model.photo_gsd_range = None, None
+        extent = object_extent_px(query, rec.click_xy) or 0.0  # the same with and without
         for runs, found, seconds in ((off, base, t_off), (on, narrow, t_on)):
             response, peaks, verified, v_centres, v_scales, inliers = found
             runs.seconds.append(seconds)
@@ -147,6 +149,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
             runs.gt.append(np.asarray(rec.bbox, float))
             runs.gsd.append(gsd)
             runs.width.append(query.shape[1])
+            runs.extent.append(extent)
             runs.tile_px.append(tile.shape[1])
             runs.response.append(response.astype(np.float32).ravel())
             runs.centres.append(peaks.centres)
