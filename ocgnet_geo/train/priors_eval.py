@@ -73,9 +73,9 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
     sample of ``folder`` (or the samples whose query is in ``only``); both searched in this
     run, timed as warm clicks."""
     from ocgnet_geo.geo.photo_pose import read_pose
+    from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.priors import plan_priors
     from ocgnet_geo.locate.refine import MIN_INLIERS
-    from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
     records = load_split(split_path(folder.parent, folder.name, "test"))
