@@ -31,7 +31,8 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).parent))
 from locate_bench import OUT
-from matcher_bench import cpu_line, mirrored_raster
+from machine import machine_line
+from matcher_bench import mirrored_raster
 
 
 def make_views(raster: Path, out: Path, count: int, seed: int = 7) -> Path:
@@ -192,8 +193,8 @@ def main() -> None:
     from ocgnet_geo.cli.demo import demo_case
     from ocgnet_geo.locate import Locator
 
-    print(cpu_line())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    torch.set_num_threads(2)
+    print(machine_line())
     loc = Locator.demo()
     print(f"model {loc.model.model_id}, precision {loc.precision} (the matcher runs fp32)")
     raster = mirrored_raster(OUT / "zurich-mirrored-1km2.tif")
