@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from machine import machine_line
 
 #: A reduced-precision top-1 within this relative fp32-score gap of fp32's top-1 is a near
 #: tie: swapping them is rounding, not a different answer.
@@ -380,6 +379,9 @@ def main() -> int:
     parser.add_argument("--int8", action="store_true", help="also FX int8 on the DarkNet sets")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from machine import machine_line
+
     print(machine_line())
     import torch
 
