@@ -95,6 +95,38 @@ class Runs:
             setattr(out, name, values)
         return out
 
+    def add(
+        self,
+        place: str,
+        rec,
+        query: np.ndarray,
+        tile: np.ndarray,
+        gsd: float,
+        found: tuple,
+        extent: float,
+        seconds: float,
+    ) -> None:
+        """Append one sample: its record ``rec``, photo and tile arrays, the tile's m/px,
+        ``found`` = (response, peaks, verified, v_centres, v_scales, inliers) of its search,
+        the clicked object's size (photo px, 0 when not measured) and the search's seconds."""
+        response, peaks, verified, v_centres, v_scales, inliers = found
+        self.seconds.append(seconds)
+        self.place.append(place)
+        self.class_name.append(rec.class_name)
+        self.gt.append(np.asarray(rec.bbox, float))
+        self.gsd.append(gsd)
+        self.width.append(query.shape[1])
+        self.extent.append(extent)
+        self.tile_px.append(tile.shape[1])
+        self.response.append(response.astype(np.float32).ravel())
+        self.centres.append(peaks.centres)
+        self.scales.append(peaks.scales)
+        self.cells.append(peaks.cells)
+        self.verified.append(verified)
+        self.v_centres.append(v_centres)
+        self.v_scales.append(v_scales)
+        self.inliers.append(inliers)
+
     def extend(self, other: Runs) -> None:
         for name in self.__dataclass_fields__:
             getattr(self, name).extend(getattr(other, name))
@@ -161,22 +193,10 @@ def collect(
                 inliers[n] = v.inliers
                 if v.plausible:
                     verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
-        runs.seconds.append(time.perf_counter() - start)
-        runs.place.append(place)
-        runs.class_name.append(rec.class_name)
-        runs.gt.append(np.asarray(rec.bbox, float))
-        runs.gsd.append(gsd)
-        runs.width.append(query.shape[1])
-        runs.extent.append(object_extent_px(query, rec.click_xy) or 0.0)
-        runs.tile_px.append(tile.shape[1])
-        runs.response.append(response.astype(np.float32).ravel())
-        runs.centres.append(peaks.centres)
-        runs.scales.append(peaks.scales)
-        runs.cells.append(peaks.cells)
-        runs.verified.append(verified)
-        runs.v_centres.append(v_centres)
-        runs.v_scales.append(v_scales)
-        runs.inliers.append(inliers)
+        seconds = time.perf_counter() - start
+        found = (response, peaks, verified, v_centres, v_scales, inliers)
+        extent = object_extent_px(query, rec.click_xy) or 0.0
+        runs.add(place, rec, query, tile, gsd, found, extent, seconds)
     return runs
 
 

@@ -142,23 +142,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
         model.heading, model.photo_gsd_range = None, None
         extent = object_extent_px(query, rec.click_xy) or 0.0  # the same with and without
         for runs, found, seconds in ((off, base, t_off), (on, narrow, t_on)):
-            response, peaks, verified, v_centres, v_scales, inliers = found
-            runs.seconds.append(seconds)
-            runs.place.append(place)
-            runs.class_name.append(rec.class_name)
-            runs.gt.append(np.asarray(rec.bbox, float))
-            runs.gsd.append(gsd)
-            runs.width.append(query.shape[1])
-            runs.extent.append(extent)
-            runs.tile_px.append(tile.shape[1])
-            runs.response.append(response.astype(np.float32).ravel())
-            runs.centres.append(peaks.centres)
-            runs.scales.append(peaks.scales)
-            runs.cells.append(peaks.cells)
-            runs.verified.append(verified)
-            runs.v_centres.append(v_centres)
-            runs.v_scales.append(v_scales)
-            runs.inliers.append(inliers)
+            runs.add(place, rec, query, tile, gsd, found, extent, seconds)
         facts.append(
             {
                 "place": place,
