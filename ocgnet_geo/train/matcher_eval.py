@@ -164,8 +164,6 @@ def collect(
     import time
 
     from ocgnet_geo.locate.extent import object_extent_px
-    from ocgnet_geo.locate.refine import MIN_INLIERS
-    from ocgnet_geo.locate.verify import verify as verify_geometry
 
     records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
     runs = Runs()
@@ -177,27 +175,39 @@ def collect(
         model.gsd_m = gsd
         start = time.perf_counter()
         response, peaks = model.peaks(query, rec.click_xy, model.encode(tile), PEAKS)
-        k = len(peaks.scales)
-        verified, v_centres = np.zeros(k, bool), peaks.centres.copy()
-        v_scales, inliers = peaks.scales.copy(), np.zeros(k, int)
-        if verify:
-            for n in range(min(k, VERIFIED)):
-                v = verify_geometry(
-                    query,
-                    rec.click_xy,
-                    tile,
-                    expected_scale=float(peaks.scales[n]),
-                    min_inliers=MIN_INLIERS,
-                    window_upsample=2.0,
-                )
-                inliers[n] = v.inliers
-                if v.plausible:
-                    verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
+        checked = verify_peaks(query, rec.click_xy, tile, peaks, VERIFIED if verify else 0)
         seconds = time.perf_counter() - start
-        found = (response, peaks, verified, v_centres, v_scales, inliers)
+        found = (response, peaks, *checked)
         extent = object_extent_px(query, rec.click_xy) or 0.0
         runs.add(place, rec, query, tile, gsd, found, extent, seconds)
     return runs
+
+
+def verify_peaks(
+    query: np.ndarray, click: tuple[float, float], tile: np.ndarray, peaks, count: int = VERIFIED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Geometric verification of the best ``count`` peaks against the dataset tile itself
+    (upsampled 2x by the verifier): (verified flags, centres, scales, inliers) per peak, the
+    peaks' own centres and scales where not verified."""
+    from ocgnet_geo.locate.refine import MIN_INLIERS
+    from ocgnet_geo.locate.verify import verify as verify_geometry
+
+    k = len(peaks.scales)
+    verified, v_centres = np.zeros(k, bool), peaks.centres.copy()
+    v_scales, inliers = peaks.scales.copy(), np.zeros(k, int)
+    for n in range(min(k, count)):
+        v = verify_geometry(
+            query,
+            click,
+            tile,
+            expected_scale=float(peaks.scales[n]),
+            min_inliers=MIN_INLIERS,
+            window_upsample=2.0,
+        )
+        inliers[n] = v.inliers
+        if v.plausible:
+            verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
+    return verified, v_centres, v_scales, inliers
 
 
 def ranked_boxes(

@@ -28,13 +28,13 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from ocgnet_geo.data.records import load_split, parse_satellite_name, split_path
-from ocgnet_geo.train.matcher_eval import PEAKS, VERIFIED, Runs
+from ocgnet_geo.train.matcher_eval import PEAKS, Runs, verify_peaks
 
 #: Peaks asked for before those outside the prior area are dropped.
 PEAKS_BEFORE_AREA = 20
 
 
-def _search(model, query, click, features, tile, area_px, verify_geometry, min_inliers):
+def _search(model, query, click, features, tile, area_px):
     """(response, peaks kept, verified flags, verified centres/scales, inliers)."""
     from ocgnet_geo.locate.matcher_model import Peaks
 
@@ -50,22 +50,7 @@ def _search(model, query, click, features, tile, area_px, verify_geometry, min_i
             peaks.headings_deg[idx],
             [peaks.cells[i] for i in idx],
         )
-    k = len(peaks.scales)
-    verified, v_centres = np.zeros(k, bool), peaks.centres.copy()
-    v_scales, inliers = peaks.scales.copy(), np.zeros(k, int)
-    for n in range(min(k, VERIFIED)):
-        v = verify_geometry(
-            query,
-            click,
-            tile,
-            expected_scale=float(peaks.scales[n]),
-            min_inliers=min_inliers,
-            window_upsample=2.0,
-        )
-        inliers[n] = v.inliers
-        if v.plausible:
-            verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
-    return response, peaks, verified, v_centres, v_scales, inliers
+    return (response, peaks, *verify_peaks(query, click, tile, peaks))
 
 
 def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool = True, only=None):
@@ -75,8 +60,6 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
     from ocgnet_geo.geo.photo_pose import read_pose
     from ocgnet_geo.locate.extent import object_extent_px
     from ocgnet_geo.locate.priors import plan_priors
-    from ocgnet_geo.locate.refine import MIN_INLIERS
-    from ocgnet_geo.locate.verify import verify as verify_geometry
 
     records = load_split(split_path(folder.parent, folder.name, "test"))
     records = [r for r in records if r.query_name in only] if only else records[:: max(1, every)]
@@ -92,9 +75,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
         # without priors
         model.heading, model.photo_gsd_range = None, None
         t0 = time.perf_counter()
-        base = _search(
-            model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS
-        )
+        base = _search(model, query, rec.click_xy, features, tile, None)
         t_off = time.perf_counter() - t0
         # with priors (reading the metadata is part of the click)
         t0 = time.perf_counter()
@@ -122,22 +103,16 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
                             half / gsd + geo.northing / gsd]
             )  # fmt: skip
         model.heading, model.photo_gsd_range = plan.heading, plan.photo_gsd_range_m
-        narrow = _search(
-            model, query, rec.click_xy, features, tile, area_px, verify_geometry, MIN_INLIERS
-        )
+        narrow = _search(model, query, rec.click_xy, features, tile, area_px)
         fell_back_any = not (len(narrow[2]) and narrow[2].any())
         fallback = plan.narrowed and not (len(narrow[2]) and narrow[2].any())
         if fallback and area_px is not None and (plan.heading or plan.photo_gsd_range_m):
             # the pipeline's first fallback: the whole tile, scale and heading priors kept
-            narrow = _search(
-                model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS
-            )
+            narrow = _search(model, query, rec.click_xy, features, tile, None)
             fallback = not (len(narrow[2]) and narrow[2].any())
         if fallback:
             model.heading, model.photo_gsd_range = None, None
-            narrow = _search(
-                model, query, rec.click_xy, features, tile, None, verify_geometry, MIN_INLIERS
-            )
+            narrow = _search(model, query, rec.click_xy, features, tile, None)
         t_on = time.perf_counter() - t0
         model.heading, model.photo_gsd_range = None, None
         extent = object_extent_px(query, rec.click_xy) or 0.0  # the same with and without
