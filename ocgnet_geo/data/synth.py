@@ -404,13 +404,14 @@ def _place_tile(footprint, block, opt: SynthOptions, rng, work: CRS):
 
 
 def _chip(block, block_id, drone: RasterInfo, work: CRS, cache, max_px: int = 2048):
-    """The drone raster over ``block`` in the work CRS (cached per block)."""
+    """The drone raster over ``block``'s bounds (any proportions) in the work CRS, at most
+    ``max_px`` on its long side (cached per block)."""
     if block_id not in cache:
         cache.clear()
-        x0, _, x1, y1 = block.bounds
-        g = max(min(drone.pixel_size_m), (x1 - x0) / max_px)
-        n = math.ceil((x1 - x0) / g)
-        spec = TileSpec("chip", work, Affine(g, 0, x0, 0, -g, y1), n, n, g)
+        x0, y0, x1, y1 = block.bounds
+        g = max(min(drone.pixel_size_m), max(x1 - x0, y1 - y0) / max_px)
+        nx, ny = math.ceil((x1 - x0) / g), math.ceil((y1 - y0) / g)
+        spec = TileSpec("chip", work, Affine(g, 0, x0, 0, -g, y1), nx, ny, g)
         rgb, _ = read_tile(drone, spec)
         cache[block_id] = (rgb, spec)
     return cache[block_id]

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+import rasterio
+import rasterio.windows
 import shapely
 from affine import Affine
 from PIL import Image
@@ -69,6 +71,10 @@ def test_box_matches_footprint_within_a_pixel(scene, synth_root):
 
 def test_click_is_on_the_object(scene, synth_root):
     out, _ = synth_root
+    _assert_clicks_on_objects(out)
+
+
+def _assert_clicks_on_objects(out) -> None:
     palette = np.array([*COLOURS, (110, 110, 110)], dtype=float)
     for _, rec in _all(out):
         q = np.asarray(Image.open(out / DS / "query" / rec.query_name).convert("RGB")).astype(float)
@@ -77,6 +83,33 @@ def test_click_is_on_the_object(scene, synth_root):
         nearest = int(np.argmin(np.linalg.norm(palette - pix, axis=1)))
         # lighting changes the colour; the click must still be on a coloured object, not ground
         assert nearest < len(COLOURS), (rec.query_name, pix)
+
+
+def test_views_of_a_tall_place_show_its_lower_half(scene, tmp_path):
+    """A place twice as tall as wide, held out whole: views of objects in its lower half
+    render the raster, not haze (the drone chip once covered only a square at the top)."""
+    raster, vec, objects = scene
+    tall = tmp_path / "tall.tif"
+    with rasterio.open(raster) as src:
+        window = rasterio.windows.Window(0, 0, src.width // 2, src.height)
+        profile = {**src.profile, "width": window.width, "height": window.height}
+        profile["transform"] = src.window_transform(window)
+        with rasterio.open(tall, "w", **profile) as dst:
+            dst.write(src.read(window=window))
+    opts = SynthOptions(
+        tile_size=128, tile_gsd_m=0.4, query_size=128, whole_place=True, photometric=False
+    )
+    generate(tall, tmp_path / "out", None, vec, opts)
+    records = [r for _, r in _all(tmp_path / "out")]
+    mid_y = 5000000.0 - 80.0  # the raster's middle row, metres
+    lower = [
+        r for r in records if parse_satellite_name(r.satellite_name).northing < mid_y - 10
+    ]
+    assert lower, "no view of the lower half"
+    for rec in records:
+        q = np.asarray(Image.open(tmp_path / "out" / DS / "query" / rec.query_name))
+        assert q.reshape(-1, 3).std(axis=0).max() > 10, rec.query_name  # not one colour
+    _assert_clicks_on_objects(tmp_path / "out")
 
 
 def test_camera_click_back_projects_into_footprint():
