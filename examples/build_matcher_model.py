@@ -44,7 +44,7 @@ def main() -> int:
 
     torch.set_num_threads(2)
     trunk = Path(tempfile.mkdtemp()) / "matcher-uncalibrated.safetensors"
-    base = MatcherConfig(extent_weight=me.EXTENT_WEIGHT)
+    base = MatcherConfig(extent_weight=me.EXTENT_WEIGHT, shape_weight=me.SHAPE_WEIGHT)
     save_matcher(build_from_torchvision(args.mobilenet, base), trunk)
     report = me.evaluate_places(
         trunk, Path(args.data), Path(args.runs), every=args.every, ablations=not args.no_ablations
@@ -61,7 +61,7 @@ def main() -> int:
         + me.markdown(report)
         + f"\nBundled calibration (all places, footprint objects): box factor "
         f"{calibration['box_factor']:.2f}, temperature {calibration['temperature']:.4f}, "
-        f"extent weight {me.EXTENT_WEIGHT}.\n",
+        f"extent weight {me.EXTENT_WEIGHT}, shape weight {me.SHAPE_WEIGHT}.\n",
         encoding="utf-8",
     )
     config = MatcherConfig.from_dict(

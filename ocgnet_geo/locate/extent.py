@@ -7,7 +7,9 @@ module measures the object instead: OpenCV's GrabCut (colour models of object an
 background, graph cut) on a copy of the photo reduced to :data:`SEGMENT_PX` px, seeded with
 a small disc around the click as object, a wider disc as probably object, the border as
 background, the rest as probably background. The object's size is the square root of the
-area of the segment holding the click, in photo px of the array passed in.
+area of the segment holding the click, in photo px of the array passed in; its shape is the
+segment's convex hull (:class:`Segment`), which the matcher maps into the tile to give the box
+its proportions (:func:`~ocgnet_geo.locate.matcher_model.shaped_boxes`).
 
 It is a cue, not a truth (a roof of the same colour as the street leaks into it), so the
 matcher blends it with the photo width (:class:`~ocgnet_geo.models.matcher.MatcherConfig`
@@ -18,6 +20,7 @@ segmentation is deterministic (OpenCV's RNG is seeded for its k-means initialisa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,10 +36,31 @@ ITERATIONS = 3
 MIN_AREA_SHARE = 0.002
 
 
+@dataclass(frozen=True)
+class Segment:
+    """The clicked object in the photo: ``area_px`` its area (photo px²) and ``hull`` (N, 2)
+    its convex hull's corners (continuous photo px, x right, y down)."""
+
+    area_px: float
+    hull: np.ndarray = field(compare=False)
+
+    @property
+    def size_px(self) -> float:
+        """Square root of the area (photo px)."""
+        return math.sqrt(self.area_px)
+
+
 def object_extent_px(photo_rgb: np.ndarray, click: tuple[float, float]) -> float | None:
-    """Square root of the clicked object's area in ``photo_rgb`` px (uint8 (H, W, 3) RGB;
-    ``click`` (x, y) in its continuous px), or None when the segmentation finds nothing
-    (a uniform photo, a click on the border)."""
+    """Square root of the clicked object's area in ``photo_rgb`` px (:func:`object_segment`),
+    or None when the segmentation finds nothing."""
+    segment = object_segment(photo_rgb, click)
+    return None if segment is None else segment.size_px
+
+
+def object_segment(photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment | None:
+    """The clicked object's segment in ``photo_rgb`` (uint8 (H, W, 3) RGB; ``click`` (x, y) in
+    its continuous px), or None when the segmentation finds nothing (a uniform photo, a click
+    on the border, a segment below :data:`MIN_AREA_SHARE` of the photo)."""
     import cv2
 
     from ocgnet_geo.locate.verify import seeded_rng
@@ -70,10 +94,24 @@ def object_extent_px(photo_rgb: np.ndarray, click: tuple[float, float]) -> float
     label = labels[int(cy), int(cx)]
     if label == 0:
         return None
-    area = float((labels == label).sum())
+    inside = labels == label
+    area = float(inside.sum())
     if area < MIN_AREA_SHARE * sh * sw:
         return None
-    return math.sqrt(area / (fx * fy))
+    return Segment(area / (fx * fy), _hull(inside, fx, fy))
+
+
+def _hull(inside: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """Convex hull (N, 2) of a boolean mask's pixels' outer corners, scaled back to photo px
+    by the reduction factors ``fx``, ``fy``."""
+    import cv2
+
+    rows, cols = np.nonzero(inside)
+    corners = np.concatenate(
+        [np.stack([cols + dx, rows + dy], axis=1) for dx in (0, 1) for dy in (0, 1)]
+    ).astype(np.float32)
+    hull = cv2.convexHull(corners).reshape(-1, 2).astype(np.float64)
+    return hull / np.array([fx, fy])
 
 
 def _seed_mask(h: int, w: int, click: tuple[float, float]) -> np.ndarray:

@@ -609,7 +609,14 @@ class Locator:
             # rank a few more: verification may merge candidates that map onto each other
             result = self._rank(hits, photo, info, top_k + REFINE_TOP, len(tiles), encoded, 0.0)
             report(1.0, "verifying the best candidates")
-            refined = refine_candidates(result.candidates, photo.rgb, photo.click, info, cancel)
+            shape = (
+                model.box_shape(photo.rgb, photo.click)
+                if hasattr(model, "box_shape")
+                else (None, 0.0)
+            )
+            refined = refine_candidates(
+                result.candidates, photo.rgb, photo.click, info, cancel, shape
+            )
             result.candidates = refined[:top_k]
             # the overlay shows the (new) best candidate's tile and attention
             result.best_tile = result.candidates[0].tile_spec

@@ -114,7 +114,7 @@ class MatcherTileModel:
         self._templates: tuple[tuple, Any] | None = None
         #: The last tile's correlation (the pipeline may ask one tile for more peaks).
         self._correlation: tuple[tuple, Any] | None = None
-        self._box_length: tuple[tuple, float] | None = None
+        self._segment: tuple[tuple, Any] | None = None
 
     @property
     def seconds_per_tile(self) -> float:
@@ -210,19 +210,46 @@ class MatcherTileModel:
     ) -> TileHits:
         """The ``k`` best peaks of the click templates' response over one encoded tile."""
         response, peaks = self.peaks(query_rgb, click, features, k)
+        hull, weight = self.box_shape(query_rgb, click)
         return peaks_to_hits(
             response,
             peaks,
             temperature=self.config.temperature,
             box_side_per_scale=self.config.box_factor * self.box_length(query_rgb, click),
+            hull=hull,
+            shape_weight=weight,
         )
 
-    def box_length(self, query_rgb: np.ndarray, click: tuple[float, float]) -> float:
-        """:func:`box_length` of this photo and click (measured once per photo + click)."""
+    def segment(self, query_rgb: np.ndarray, click: tuple[float, float]) -> Any:
+        """The clicked object's :class:`~ocgnet_geo.locate.extent.Segment` (None when not
+        measured, or when neither ``extent_weight`` nor ``shape_weight`` uses it), measured
+        once per photo + click."""
+        if self.config.extent_weight <= 0 and self.config.shape_weight <= 0:
+            return None
         key = (hashlib.blake2b(np.ascontiguousarray(query_rgb), digest_size=16).digest(), click)
-        if self._box_length is None or self._box_length[0] != key:
-            self._box_length = (key, box_length(query_rgb, click, self.config.extent_weight))
-        return self._box_length[1]
+        if self._segment is None or self._segment[0] != key:
+            from ocgnet_geo.locate.extent import object_segment
+
+            self._segment = (key, object_segment(query_rgb, click))
+        return self._segment[1]
+
+    def box_length(self, query_rgb: np.ndarray, click: tuple[float, float]) -> float:
+        """Working-photo px behind a box side (:func:`blended_length` of the photo's width
+        and the clicked object's size)."""
+        segment = self.segment(query_rgb, click)
+        extent = None if segment is None else segment.size_px
+        return blended_length(query_rgb.shape[1], extent, self.config.extent_weight)
+
+    def box_shape(
+        self, query_rgb: np.ndarray, click: tuple[float, float]
+    ) -> tuple[np.ndarray | None, float]:
+        """(the clicked object's hull relative to the click in working-photo px, or None;
+        ``shape_weight``): what :func:`shaped_boxes` needs, here and in the geometric
+        refinement (which maps the hull through the verified homography)."""
+        segment = self.segment(query_rgb, click) if self.config.shape_weight > 0 else None
+        if segment is None:
+            return None, 0.0
+        return segment.hull - np.asarray(click, dtype=np.float64), self.config.shape_weight
 
     def peaks(
         self, query_rgb: np.ndarray, click: tuple[float, float], features: Any, k: int
@@ -356,20 +383,63 @@ def square_boxes(centres: np.ndarray, sides: np.ndarray) -> np.ndarray:
     return np.concatenate([centres - half, centres + half], axis=1).reshape(-1, 4)
 
 
+def linear_maps(scales: np.ndarray, headings_deg: np.ndarray) -> np.ndarray:
+    """(K, 2, 2) linear maps photo px -> tile px of matched templates: ``scale`` times the
+    rotation by ``heading`` (x right, y down; the template at heading psi samples the photo
+    rotated by psi, see :meth:`~ocgnet_geo.models.matcher.network.MatcherNet.templates`)."""
+    psi = np.radians(np.asarray(headings_deg, dtype=np.float64))
+    c, s = np.cos(psi), np.sin(psi)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    return np.asarray(scales, dtype=np.float64).reshape(-1, 1, 1) * rot
+
+
+def shaped_boxes(
+    centres: np.ndarray,
+    sides: np.ndarray,
+    maps: np.ndarray,
+    hull: np.ndarray | None,
+    shape_weight: float,
+) -> np.ndarray:
+    """(K, 4) xyxy boxes around ``centres`` (K, 2) whose sides follow the clicked object's
+    shape: ``hull`` (N, 2) the segment's hull relative to the click (photo px) is mapped into
+    the tile by each peak's linear map ``maps`` (K, 2, 2, photo px -> tile px); the box side
+    along x is ``sides * r_x ** shape_weight`` with ``r_x`` the mapped hull's width over its
+    mean side (``sqrt(width * height)``), likewise along y, so the box area stays ``sides²``
+    and only its proportions change. Squares (:func:`square_boxes`) without a hull or at
+    weight 0."""
+    sides = np.asarray(sides, dtype=np.float64).reshape(-1)
+    if hull is None or len(hull) < 3 or shape_weight <= 0 or len(sides) == 0:
+        return square_boxes(centres, sides)
+    mapped = np.einsum("kij,nj->kni", maps, hull)  # (K, N, 2)
+    span = mapped.max(axis=1) - mapped.min(axis=1)  # (K, 2) tile px
+    mean = np.sqrt(np.prod(np.maximum(span, 1e-9), axis=1, keepdims=True))
+    half = sides[:, None] / 2 * (np.maximum(span, 1e-9) / mean) ** shape_weight
+    return np.concatenate([centres - half, centres + half], axis=1).reshape(-1, 4)
+
+
 def peaks_to_hits(
     response: np.ndarray,
     peaks: Peaks,
     temperature: float,
     box_side_per_scale: float,
+    hull: np.ndarray | None = None,
+    shape_weight: float = 0.0,
 ) -> TileHits:
-    """Peaks as ranked hits: logits from :func:`peak_logits`, square boxes of side
-    ``box_side_per_scale x scale`` tile px, and as attention (drawn by the overlay) the
+    """Peaks as ranked hits: logits from :func:`peak_logits`, boxes of area
+    ``(box_side_per_scale x scale)²`` tile px² shaped by the clicked object's ``hull``
+    (:func:`shaped_boxes`; squares without one), and as attention (drawn by the overlay) the
     response's softmax at :data:`ATTENTION_TEMPERATURE` or the score temperature if sharper."""
     logits, log_partition = peak_logits(response, peaks, temperature)
     sharp = min(temperature, ATTENTION_TEMPERATURE)
     attention = np.exp((response - response.max()) / sharp).astype(np.float32)
     return TileHits(
-        boxes=square_boxes(peaks.centres, box_side_per_scale * peaks.scales),
+        boxes=shaped_boxes(
+            peaks.centres,
+            box_side_per_scale * peaks.scales,
+            linear_maps(peaks.scales, peaks.headings_deg),
+            hull,
+            shape_weight,
+        ),
         logits=logits,
         log_partition=log_partition,
         attention=attention / attention.sum(),

@@ -8,8 +8,10 @@ own resolution when that is coarser), wide enough to hold the ground the photo s
 photo (at its working size) is matched against the window:
 
 * plausible geometry: the box is re-centred on the mapped click and, when the model reported
-  the scale it matched, resized by the measured over the matched scale; ``refined`` is True
-  and ``inliers`` counts the homography's inliers;
+  the scale it matched, resized by the measured over the matched scale; when the model gave
+  the clicked object's shape (the matcher's ``box_shape``), the box keeps its area and takes
+  the proportions of that shape mapped through the homography; ``refined`` is True and
+  ``inliers`` counts the homography's inliers;
 * implausible geometry changes nothing (``refined`` False): a failed verification never
   overrides a good template match.
 
@@ -17,6 +19,10 @@ Re-ranking: a verified candidate's probability ``p`` is multiplied by the likeli
 ``(inliers / min_inliers) ** INLIER_POWER`` (capped at :data:`MAX_LIKELIHOOD_RATIO`) and all
 scores renormalised together with the probability mass of everything not listed, so scores
 still sum to at most 1 and an unverified candidate keeps its relative standing.
+
+Verification stops early (:func:`worth_verifying`) once a verified candidate's weighted
+score is beyond what the next one could reach even with the largest likelihood ratio: the
+ranking cannot change any more, and each verification costs a window read and SIFT.
 """
 
 from __future__ import annotations
@@ -69,16 +75,20 @@ def refine_candidates(
     click: tuple[float, float],
     info: RasterInfo,
     cancel: Callable[[], bool] | None = None,
+    shape: tuple[np.ndarray | None, float] = (None, 0.0),
 ) -> list[Any]:
     """Verify the best :data:`REFINE_TOP` of ``candidates`` (ranked
     :class:`~ocgnet_geo.locate.locator.Candidate` objects, polygons in ``info``'s CRS) against
-    the photo (working size, ``click`` in its pixels); returns them re-ranked."""
+    the photo (working size, ``click`` in its pixels); returns them re-ranked. ``shape``:
+    (the clicked object's hull relative to the click, photo px; its weight), see
+    :func:`moved_box`."""
     from ocgnet_geo.locate.verify import photo_keypoints, verify
 
     out = list(candidates)
     keypoints = None  # the photo's, detected once for all candidates
+    best = 0.0  # the best weighted score of a verified candidate so far
     for n, cand in enumerate(candidates[:REFINE_TOP]):
-        if cancel is not None and cancel():
+        if (cancel is not None and cancel()) or not worth_verifying(cand.score, best):
             break
         window = _window(cand, photo_rgb.shape[1], info)
         rgb, valid = read_tile(info, window)
@@ -99,7 +109,9 @@ def refine_candidates(
         if not result.plausible:
             out[n] = replace(cand, inliers=result.inliers)
             continue
-        out[n] = _moved(cand, window, result, info)
+        linear = result.jacobian(click) if shape[0] is not None else None
+        out[n] = _moved(cand, window, result, info, shape, linear)
+        best = max(best, cand.score * float(likelihood_ratio(np.array(result.inliers))))
     return rerank(out)
 
 
@@ -119,11 +131,25 @@ def _window(cand: Any, photo_width: int, info: RasterInfo) -> TileSpec:
     return TileSpec("refine", tile.crs, transform, n, n, tile.gsd_m * step)
 
 
-def _moved(cand: Any, window: TileSpec, result: Any, info: RasterInfo) -> Any:
+def _moved(
+    cand: Any,
+    window: TileSpec,
+    result: Any,
+    info: RasterInfo,
+    shape: tuple[np.ndarray | None, float],
+    linear: np.ndarray | None,
+) -> Any:
     """The candidate moved as :func:`moved_box` says, its polygon in the raster's CRS."""
     tile = cand.tile_spec
     to_tile = ~tile.transform @ window.transform
     box, scale = moved_box(cand.box_px, cand.scale, result, to_tile)
+    if shape[0] is not None and linear is not None and np.all(np.isfinite(linear)):
+        from ocgnet_geo.locate.matcher_model import shaped_boxes
+
+        x0, y0, x1, y1 = box
+        side = math.sqrt((x1 - x0) * (y1 - y0))
+        centre = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]])
+        box = tuple(float(v) for v in shaped_boxes(centre, [side], linear[None], *shape)[0])
     polygon = boxes_to_polygons(np.array([box]), tile)
     polygon = reproject_geometries(polygon, tile.crs, info.crs)[0]
     return replace(
@@ -152,6 +178,18 @@ def moved_box(
     return (cx - hw, cy - hh, cx + hw, cy + hh), (measured if scale else None)
 
 
+def likelihood_ratio(inliers: np.ndarray) -> np.ndarray:
+    """A verified candidate's score multiplier for its homography's inliers (module
+    docstring)."""
+    return np.minimum(MAX_LIKELIHOOD_RATIO, (inliers / MIN_INLIERS) ** INLIER_POWER)
+
+
+def worth_verifying(score: float, best_verified: float) -> bool:
+    """Whether a candidate of (template) ``score`` could still overtake the best verified
+    candidate, whose weighted score is ``best_verified`` (0 when none is verified yet)."""
+    return score * MAX_LIKELIHOOD_RATIO > best_verified
+
+
 def rerank(cands: list[Any]) -> list[Any]:
     """Candidates re-scored and merged by :func:`rerank_arrays` (their polygons' envelopes
     stand for the boxes); ranks renumbered."""
@@ -177,11 +215,7 @@ def rerank_arrays(
     docstring), then candidates whose boxes (xyxy, any one frame) overlap a better one by
     IoU > :data:`MERGE_IOU` merged into it, their scores summed. Returns the kept indices,
     best first, and their new scores."""
-    ratios = np.where(
-        refined,
-        np.minimum(MAX_LIKELIHOOD_RATIO, (inliers / MIN_INLIERS) ** INLIER_POWER),
-        1.0,
-    )
+    ratios = np.where(refined, likelihood_ratio(np.asarray(inliers, dtype=np.float64)), 1.0)
     weighted = scores * ratios
     total = weighted.sum() + max(0.0, 1.0 - float(scores.sum()))
     new = weighted / total if total > 0 else weighted

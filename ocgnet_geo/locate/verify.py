@@ -89,6 +89,14 @@ class Verification:
             raise ValueError(f"no homography to map points with ({self.reason})")
         return _apply(self.homography, xy)
 
+    def jacobian(self, xy: tuple[float, float]) -> np.ndarray:
+        """2x2 Jacobian d(window px) / d(photo px) of ``homography`` at photo px ``xy``: the
+        linear map of the photo's neighbourhood of ``xy`` into the window. Raises ValueError
+        when there is no homography."""
+        if self.homography is None:
+            raise ValueError(f"no homography to differentiate ({self.reason})")
+        return _jacobian(self.homography, np.asarray(xy, dtype=np.float64))
+
 
 @dataclass(frozen=True)
 class Keypoints:

@@ -34,6 +34,11 @@ BOX_FACTORS = np.round(np.arange(0.1, 1.201, 0.02), 3)
 #: Weight of the clicked object's measured size in the box length (``MatcherConfig.
 #: extent_weight``): 0.5, the best of 0, 0.25, 0.5, 0.75, 1 over all places (docs/matcher-report.md).
 EXTENT_WEIGHT = 0.5
+#: Weight of the clicked object's proportions, mapped into the tile, in the box's sides
+#: (``MatcherConfig.shape_weight``).
+SHAPE_WEIGHT = 0.5
+#: Version of the stored runs' fields (a cache of another version is searched again).
+RUNS_VERSION = 2
 TEMPERATURES = np.round(np.geomspace(0.004, 1.0, 19), 5)
 
 
@@ -47,14 +52,17 @@ class Runs:
     gsd: list[float] = field(default_factory=list)  # tile m/px
     width: list[int] = field(default_factory=list)  # working photo width, px
     extent: list[float] = field(default_factory=list)  # clicked object's size, photo px (0: none)
+    hull: list[np.ndarray] = field(default_factory=list)  # (n, 2) its hull - click, photo px
     tile_px: list[int] = field(default_factory=list)
     response: list[np.ndarray] = field(default_factory=list)  # (h*w,)
     centres: list[np.ndarray] = field(default_factory=list)  # (k, 2)
     scales: list[np.ndarray] = field(default_factory=list)  # (k,)
+    headings: list[np.ndarray] = field(default_factory=list)  # (k,) degrees
     cells: list[list[np.ndarray]] = field(default_factory=list)
     verified: list[np.ndarray] = field(default_factory=list)  # (k,) bool
     v_centres: list[np.ndarray] = field(default_factory=list)  # (k, 2)
     v_scales: list[np.ndarray] = field(default_factory=list)  # (k,)
+    v_maps: list[np.ndarray] = field(default_factory=list)  # (k, 2, 2) photo -> tile px at click
     inliers: list[np.ndarray] = field(default_factory=list)  # (k,)
     seconds: list[float] = field(default_factory=list)
 
@@ -82,6 +90,8 @@ class Runs:
         for name, values in doc.items():
             if name == "cells":
                 values = [[np.asarray(c, dtype=np.int64) for c in v] for v in values]
+            elif name == "hull":
+                values = [np.asarray(v, dtype=np.float64).reshape(-1, 2) for v in values]
             elif name not in (
                 "place",
                 "class_name",
@@ -103,28 +113,34 @@ class Runs:
         tile: np.ndarray,
         gsd: float,
         found: tuple,
-        extent: float,
+        segment,
         seconds: float,
     ) -> None:
         """Append one sample: its record ``rec``, photo and tile arrays, the tile's m/px,
-        ``found`` = (response, peaks, verified, v_centres, v_scales, inliers) of its search,
-        the clicked object's size (photo px, 0 when not measured) and the search's seconds."""
-        response, peaks, verified, v_centres, v_scales, inliers = found
+        ``found`` = (response, peaks, verified, v_centres, v_scales, v_maps, inliers) of its
+        search, the clicked object's :class:`~ocgnet_geo.locate.extent.Segment` (None when
+        not measured) and the search's seconds."""
+        response, peaks, verified, v_centres, v_scales, v_maps, inliers = found
         self.seconds.append(seconds)
         self.place.append(place)
         self.class_name.append(rec.class_name)
         self.gt.append(np.asarray(rec.bbox, float))
         self.gsd.append(gsd)
         self.width.append(query.shape[1])
-        self.extent.append(extent)
+        self.extent.append(0.0 if segment is None else segment.size_px)
+        self.hull.append(
+            np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(rec.click_xy)
+        )
         self.tile_px.append(tile.shape[1])
         self.response.append(response.astype(np.float32).ravel())
         self.centres.append(peaks.centres)
         self.scales.append(peaks.scales)
+        self.headings.append(peaks.headings_deg)
         self.cells.append(peaks.cells)
         self.verified.append(verified)
         self.v_centres.append(v_centres)
         self.v_scales.append(v_scales)
+        self.v_maps.append(v_maps)
         self.inliers.append(inliers)
 
     def extend(self, other: Runs) -> None:
@@ -163,7 +179,7 @@ def collect(
     ``every``-th test sample of the CVOGL-layout ``folder``; verify its best peaks."""
     import time
 
-    from ocgnet_geo.locate.extent import object_extent_px
+    from ocgnet_geo.locate.extent import object_segment
 
     records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
     runs = Runs()
@@ -178,24 +194,36 @@ def collect(
         checked = verify_peaks(query, rec.click_xy, tile, peaks, VERIFIED if verify else 0)
         seconds = time.perf_counter() - start
         found = (response, peaks, *checked)
-        extent = object_extent_px(query, rec.click_xy) or 0.0
-        runs.add(place, rec, query, tile, gsd, found, extent, seconds)
+        segment = object_segment(query, rec.click_xy)
+        runs.add(place, rec, query, tile, gsd, found, segment, seconds)
     return runs
 
 
 def verify_peaks(
-    query: np.ndarray, click: tuple[float, float], tile: np.ndarray, peaks, count: int = VERIFIED
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    query: np.ndarray,
+    click: tuple[float, float],
+    tile: np.ndarray,
+    peaks,
+    count: int = VERIFIED,
+    probs: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Geometric verification of the best ``count`` peaks against the dataset tile itself
-    (upsampled 2x by the verifier): (verified flags, centres, scales, inliers) per peak, the
-    peaks' own centres and scales where not verified."""
-    from ocgnet_geo.locate.refine import MIN_INLIERS
+    (upsampled 2x by the verifier): (verified flags, centres, scales, linear maps at the
+    click, inliers) per peak, the peaks' own centres, scales and template maps where not
+    verified. With the peaks' calibrated ``probs`` (a calibrated model), verification stops
+    as the pipeline's does (:func:`~ocgnet_geo.locate.refine.worth_verifying`)."""
+    from ocgnet_geo.locate.matcher_model import linear_maps
+    from ocgnet_geo.locate.refine import MIN_INLIERS, likelihood_ratio, worth_verifying
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
     k = len(peaks.scales)
     verified, v_centres = np.zeros(k, bool), peaks.centres.copy()
     v_scales, inliers = peaks.scales.copy(), np.zeros(k, int)
+    v_maps = linear_maps(peaks.scales, peaks.headings_deg)
+    best = 0.0
     for n in range(min(k, count)):
+        if probs is not None and not worth_verifying(float(probs[n]), best):
+            break
         v = verify_geometry(
             query,
             click,
@@ -207,7 +235,10 @@ def verify_peaks(
         inliers[n] = v.inliers
         if v.plausible:
             verified[n], v_centres[n], v_scales[n] = True, v.click, v.scale
-    return verified, v_centres, v_scales, inliers
+            v_maps[n] = v.jacobian(click)
+            if probs is not None:
+                best = max(best, float(probs[n] * likelihood_ratio(np.array(v.inliers))))
+    return verified, v_centres, v_scales, v_maps, inliers
 
 
 def ranked_boxes(
@@ -216,11 +247,18 @@ def ranked_boxes(
     temperature: float,
     use_verification: bool = True,
     extent_weight: float = EXTENT_WEIGHT,
+    shape_weight: float = SHAPE_WEIGHT,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per sample the ranked boxes (k, 4) and the top-1 score under a calibration, with the
     pipeline's own box length (:func:`~ocgnet_geo.locate.matcher_model.blended_length`),
     re-ranking and merging (:func:`~ocgnet_geo.locate.refine.rerank_arrays`)."""
-    from ocgnet_geo.locate.matcher_model import Peaks, blended_length, peak_logits, square_boxes
+    from ocgnet_geo.locate.matcher_model import (
+        Peaks,
+        blended_length,
+        linear_maps,
+        peak_logits,
+        shaped_boxes,
+    )
     from ocgnet_geo.locate.refine import rerank_arrays
 
     out, top = [], []
@@ -233,11 +271,14 @@ def ranked_boxes(
         peaks = Peaks(runs.centres[i], runs.scales[i], np.zeros(k), runs.cells[i])
         logits, lp = peak_logits(runs.response[i].astype(np.float64), peaks, temperature)
         probs = np.exp(logits - lp)
-        use = runs.verified[i] & use_verification
+        use = _verified_as_pipeline(probs, runs.verified[i], runs.inliers[i]) & use_verification
         centres = np.where(use[:, None], runs.v_centres[i], runs.centres[i])
         scales = np.where(use, runs.v_scales[i], runs.scales[i])
+        maps = linear_maps(runs.scales[i], runs.headings[i])
+        maps = np.where(use[:, None, None], runs.v_maps[i], maps)
         length = blended_length(runs.width[i], runs.extent[i] or None, extent_weight)
-        boxes = square_boxes(centres, box_factor * length * scales)
+        sides = box_factor * length * scales
+        boxes = shaped_boxes(centres, sides, maps, runs.hull[i], shape_weight)
         if use_verification:
             order, scores = rerank_arrays(probs, boxes, use, runs.inliers[i])
         else:
@@ -248,15 +289,35 @@ def ranked_boxes(
     return out, np.asarray(top)
 
 
+def _verified_as_pipeline(probs: np.ndarray, verified: np.ndarray, inliers: np.ndarray):
+    """The verified flags the pipeline would have: it verifies the best candidates in order
+    of score and stops once none can overtake a verified one
+    (:func:`~ocgnet_geo.locate.refine.worth_verifying`)."""
+    from ocgnet_geo.locate.refine import likelihood_ratio, worth_verifying
+
+    use = np.zeros_like(verified)
+    best = 0.0
+    for n in np.argsort(-probs, kind="stable")[:VERIFIED]:
+        if not worth_verifying(float(probs[n]), best):
+            break
+        if verified[n]:
+            use[n] = True
+            best = max(best, float(probs[n] * likelihood_ratio(np.array(inliers[n]))))
+    return use
+
+
 def score(
     runs: Runs,
     box_factor: float,
     temperature: float,
     use_verification: bool = True,
     extent_weight: float = EXTENT_WEIGHT,
+    shape_weight: float = SHAPE_WEIGHT,
 ):
     """(metrics, top-1 scores) of stored runs under a calibration."""
-    boxes, top = ranked_boxes(runs, box_factor, temperature, use_verification, extent_weight)
+    boxes, top = ranked_boxes(
+        runs, box_factor, temperature, use_verification, extent_weight, shape_weight
+    )
     acc = MetricAccumulator()
     ranked = [np.stack([b[min(r, len(b) - 1)] for b in boxes]) for r in range(3)]
     acc.add(ranked_box_metrics(np.stack(runs.gt), ranked, np.asarray(runs.gsd)), runs.class_name)
@@ -264,19 +325,22 @@ def score(
 
 
 def fit(
-    runs: Runs, use_verification: bool = True, extent_weight: float = EXTENT_WEIGHT
+    runs: Runs,
+    use_verification: bool = True,
+    extent_weight: float = EXTENT_WEIGHT,
+    shape_weight: float = SHAPE_WEIGHT,
 ) -> dict[str, float]:
     """Box factor maximising acc@0.5, then the temperature minimising the Brier score of the
     top-1 score against top-1 correctness (IoU > 0.5), on ``runs``."""
     t0 = float(TEMPERATURES[len(TEMPERATURES) // 2])
     accs = [
-        score(runs, c, t0, use_verification, extent_weight)[0].summary()["acc50"]
+        score(runs, c, t0, use_verification, extent_weight, shape_weight)[0].summary()["acc50"]
         for c in BOX_FACTORS
     ]
     box_factor = float(BOX_FACTORS[int(np.argmax(accs))])
     best = (np.inf, t0)
     for t in TEMPERATURES:
-        acc, top = score(runs, box_factor, float(t), use_verification, extent_weight)
+        acc, top = score(runs, box_factor, float(t), use_verification, extent_weight, shape_weight)
         hit = acc.arrays()["hit50"]
         brier = float(np.mean((top - hit) ** 2))
         best = min(best, (brier, float(t)))
@@ -284,7 +348,10 @@ def fit(
 
 
 def leave_one_place_out(
-    runs: Runs, use_verification: bool = True, extent_weight: float = EXTENT_WEIGHT
+    runs: Runs,
+    use_verification: bool = True,
+    extent_weight: float = EXTENT_WEIGHT,
+    shape_weight: float = SHAPE_WEIGHT,
 ) -> dict[str, dict]:
     """Per place: the calibration fitted on every other place, and that place's metrics under
     it (``summary``), plus the top-1 scores' mean (``mean_top1_score``, for calibration)."""
@@ -292,13 +359,14 @@ def leave_one_place_out(
     out = {}
     for place in places:
         held = np.array([p == place for p in runs.place])
-        calibration = fit(runs.subset(~held), use_verification, extent_weight)
+        calibration = fit(runs.subset(~held), use_verification, extent_weight, shape_weight)
         acc, top = score(
             runs.subset(held),
             calibration["box_factor"],
             calibration["temperature"],
             use_verification,
             extent_weight,
+            shape_weight,
         )
         out[place] = {
             "calibration": calibration,
@@ -313,7 +381,7 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
     """SIFT + robust homography between the photo and the whole tile (upsampled 2x), the click
     mapped (box side ``box_factor`` x the matcher's box length x measured scale); the tile
     centre when the geometry is not plausible. Stored as runs with one peak (score 1)."""
-    from ocgnet_geo.locate.extent import object_extent_px
+    from ocgnet_geo.locate.extent import object_segment
     from ocgnet_geo.locate.refine import MIN_INLIERS
     from ocgnet_geo.locate.verify import verify as verify_geometry
 
@@ -326,33 +394,41 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
         v = verify_geometry(query, rec.click_xy, tile, min_inliers=MIN_INLIERS, window_upsample=2.0)
         centre = np.array([v.click if v.plausible else (tile.shape[1] / 2, tile.shape[0] / 2)])
         scale = np.array([v.scale if v.plausible else 1.0])
+        linear = v.jacobian(rec.click_xy) if v.plausible else np.eye(2)
+        segment = object_segment(query, rec.click_xy)
         runs.place.append(place)
         runs.class_name.append(rec.class_name)
         runs.gt.append(np.asarray(rec.bbox, float))
         runs.gsd.append(geo.extent_m / tile.shape[1] if geo is not None else np.nan)
         runs.width.append(query.shape[1])
-        runs.extent.append(object_extent_px(query, rec.click_xy) or 0.0)
+        runs.extent.append(0.0 if segment is None else segment.size_px)
+        runs.hull.append(
+            np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(rec.click_xy)
+        )
         runs.tile_px.append(tile.shape[1])
         runs.response.append(np.zeros(1, np.float32))
         runs.centres.append(centre)
         runs.scales.append(scale)
+        runs.headings.append(np.degrees([np.arctan2(linear[1, 0], linear[0, 0])]))
         runs.cells.append([np.array([0])])
         runs.verified.append(np.zeros(1, bool))
         runs.v_centres.append(centre)
         runs.v_scales.append(scale)
+        runs.v_maps.append(linear[None])
         runs.inliers.append(np.array([v.inliers]))
         runs.seconds.append(0.0)
     return runs
 
 
 #: The ablations of the leave-one-place-out report: (name, model switches, use verification,
-#: extent weight).
+#: extent weight, shape weight).
 ABLATIONS = (
-    ("matcher", {}, True, EXTENT_WEIGHT),
-    ("no geometric verification", {}, False, EXTENT_WEIGHT),
-    ("box from the photo width only", {}, True, 0.0),
-    ("no rotation search", {"rotation_search": False}, True, EXTENT_WEIGHT),
-    ("no scale search", {"scale_search": False}, True, EXTENT_WEIGHT),
+    ("matcher", {}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
+    ("no geometric verification", {}, False, EXTENT_WEIGHT, SHAPE_WEIGHT),
+    ("square boxes (no object shape)", {}, True, EXTENT_WEIGHT, 0.0),
+    ("box from the photo width only", {}, True, 0.0, 0.0),
+    ("no rotation search", {"rotation_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
+    ("no scale search", {"scale_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
 )
 
 
@@ -376,29 +452,14 @@ def collect_all(
     for place, folders in dataset_folders(root).items():
         for folder in folders:
             name = "_".join(folder.relative_to(root).parts[:-1])
-            cache = runs_dir / tag / f"{name}_every{every}.json"
+            cache = runs_dir / tag / f"{name}_every{every}_v{RUNS_VERSION}.json"
             if cache.is_file():
                 part = Runs.load(cache)
-                if len(part.extent) != len(part):  # a cache from before the extent
-                    part.extent = _extents(folder, every)
-                    part.save(cache)
             else:
                 part = collect(model, folder, place, every=every, progress=progress)
                 part.save(cache)
             runs.extend(part)
     return runs
-
-
-def _extents(folder: Path, every: int) -> list[float]:
-    """The clicked objects' sizes (photo px, 0 when not measured) of ``collect``'s samples."""
-    from ocgnet_geo.locate.extent import object_extent_px
-
-    records = load_split(split_path(folder.parent, folder.name, "test"))[:: max(1, every)]
-    out = []
-    for rec in records:
-        query = np.asarray(Image.open(folder / "query" / rec.query_name).convert("RGB"))
-        out.append(object_extent_px(query, rec.click_xy) or 0.0)
-    return out
 
 
 def buildings_only(runs: Runs) -> Runs:
@@ -422,12 +483,12 @@ def evaluate_places(
 
     report: dict = {"places": {}, "methods": [], "calibration": {}}
     todo = ABLATIONS if ablations else ABLATIONS[:1]
-    for name, settings, use_verification, extent_weight in todo:
+    for name, settings, use_verification, extent_weight, shape_weight in todo:
         runs = collect_all(weights, root, runs_dir, settings, every, progress)
         for subset, part in (("buildings", buildings_only(runs)), ("all", runs)):
             if not len(part):
                 continue
-            lopo = leave_one_place_out(part, use_verification, extent_weight)
+            lopo = leave_one_place_out(part, use_verification, extent_weight, shape_weight)
             _add(report, name, subset, lopo, part)
             if name == "matcher" and subset == "buildings":
                 report["calibration"] = {p: v["calibration"] for p, v in lopo.items()}

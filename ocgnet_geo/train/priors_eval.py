@@ -35,8 +35,8 @@ PEAKS_BEFORE_AREA = 20
 
 
 def _search(model, query, click, features, tile, area_px):
-    """(response, peaks kept, verified flags, verified centres/scales, inliers)."""
-    from ocgnet_geo.locate.matcher_model import Peaks
+    """(response, peaks kept, verified flags, verified centres/scales/maps, inliers)."""
+    from ocgnet_geo.locate.matcher_model import Peaks, peak_logits
 
     k = PEAKS if area_px is None else PEAKS_BEFORE_AREA
     response, peaks = model.peaks(query, click, features, k)
@@ -50,7 +50,9 @@ def _search(model, query, click, features, tile, area_px):
             peaks.headings_deg[idx],
             [peaks.cells[i] for i in idx],
         )
-    return (response, peaks, *verify_peaks(query, click, tile, peaks))
+    logits, log_partition = peak_logits(response, peaks, model.config.temperature)
+    probs = np.exp(logits - log_partition)  # the calibrated scores: verify as the pipeline
+    return (response, peaks, *verify_peaks(query, click, tile, peaks, probs=probs))
 
 
 def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool = True, only=None):
@@ -58,7 +60,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
     sample of ``folder`` (or the samples whose query is in ``only``); both searched in this
     run, timed as warm clicks."""
     from ocgnet_geo.geo.photo_pose import read_pose
-    from ocgnet_geo.locate.extent import object_extent_px
+    from ocgnet_geo.locate.extent import object_segment
     from ocgnet_geo.locate.priors import plan_priors
 
     records = load_split(split_path(folder.parent, folder.name, "test"))
@@ -115,9 +117,9 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
             narrow = _search(model, query, rec.click_xy, features, tile, None)
         t_on = time.perf_counter() - t0
         model.heading, model.photo_gsd_range = None, None
-        extent = object_extent_px(query, rec.click_xy) or 0.0  # the same with and without
+        segment = object_segment(query, rec.click_xy)  # the same with and without
         for runs, found, seconds in ((off, base, t_off), (on, narrow, t_on)):
-            runs.add(place, rec, query, tile, gsd, found, extent, seconds)
+            runs.add(place, rec, query, tile, gsd, found, segment, seconds)
         facts.append(
             {
                 "place": place,
@@ -135,7 +137,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
 def _hit(found, rec) -> bool:
     """Whether the best (verified if any) peak's centre lies in the true box (a quick check;
     the table's IoU metrics come from the calibrated boxes)."""
-    _, peaks, verified, v_centres, _, _ = found
+    _, peaks, verified, v_centres, _, _, _ = found
     if not len(peaks.scales):
         return False
     i = int(np.argmax(verified)) if verified.any() else 0

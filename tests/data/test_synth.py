@@ -88,7 +88,7 @@ def _assert_clicks_on_objects(out) -> None:
 def test_views_of_a_tall_place_show_its_lower_half(scene, tmp_path):
     """A place twice as tall as wide, held out whole: views of objects in its lower half
     render the raster, not haze (the drone chip once covered only a square at the top)."""
-    raster, vec, objects = scene
+    raster, vec, _ = scene
     tall = tmp_path / "tall.tif"
     with rasterio.open(raster) as src:
         window = rasterio.windows.Window(0, 0, src.width // 2, src.height)
@@ -102,9 +102,7 @@ def test_views_of_a_tall_place_show_its_lower_half(scene, tmp_path):
     generate(tall, tmp_path / "out", None, vec, opts)
     records = [r for _, r in _all(tmp_path / "out")]
     mid_y = 5000000.0 - 80.0  # the raster's middle row, metres
-    lower = [
-        r for r in records if parse_satellite_name(r.satellite_name).northing < mid_y - 10
-    ]
+    lower = [r for r in records if parse_satellite_name(r.satellite_name).northing < mid_y - 10]
     assert lower, "no view of the lower half"
     for rec in records:
         q = np.asarray(Image.open(tmp_path / "out" / DS / "query" / rec.query_name))

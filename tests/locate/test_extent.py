@@ -1,4 +1,5 @@
-"""The clicked object's size in the photo (GrabCut around the click) and the box length."""
+"""The clicked object in the photo (GrabCut around the click): its size and shape, the box
+length and the box proportions it gives."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocgnet_geo.locate.extent import object_extent_px
-from ocgnet_geo.locate.matcher_model import blended_length, box_length
+from ocgnet_geo.locate.extent import object_extent_px, object_segment
+from ocgnet_geo.locate.matcher_model import (
+    blended_length,
+    box_length,
+    linear_maps,
+    shaped_boxes,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ORTHO = REPO / "ocgnet_geo" / "assets" / "demo" / "zurich_heldout_0.5m_epsg2056.tif"
@@ -60,3 +66,39 @@ def test_box_length_blends_width_and_extent() -> None:
     assert box_length(photo, (256.0, 256.0), 0.0) == 512
     measured = object_extent_px(photo, (256.0, 256.0))
     assert box_length(photo, (256.0, 256.0), 0.5) == pytest.approx(np.sqrt(512 * measured))
+
+
+def test_the_segment_hull_has_the_object_s_proportions() -> None:
+    photo = scene(512, (200, 80))
+    segment = object_segment(photo, (256.0, 256.0))
+
+    assert segment is not None
+    span = segment.hull.max(axis=0) - segment.hull.min(axis=0)
+    assert span == pytest.approx([200, 80], rel=0.2)
+    assert segment.size_px == pytest.approx(object_extent_px(photo, (256.0, 256.0)))
+
+
+def test_linear_maps_rotate_x_right_y_down() -> None:
+    maps = linear_maps(np.array([2.0, 1.0]), np.array([90.0, 0.0]))
+    # at heading 90 the photo's +x runs along the tile's +y (south), scaled by 2
+    assert maps[0] @ [1.0, 0.0] == pytest.approx([0.0, 2.0])
+    assert maps[1] == pytest.approx(np.eye(2))
+
+
+def test_shaped_boxes_keep_the_area_and_take_the_mapped_proportions() -> None:
+    hull = np.array([[-40.0, -10.0], [40.0, -10.0], [40.0, 10.0], [-40.0, 10.0]])  # 4:1
+    centres = np.array([[100.0, 100.0], [50.0, 60.0]])
+    sides = np.array([20.0, 20.0])
+    maps = linear_maps(np.array([1.0, 1.0]), np.array([0.0, 90.0]))
+
+    boxes = shaped_boxes(centres, sides, maps, hull, 1.0)
+
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert w * h == pytest.approx(sides**2)
+    assert w / h == pytest.approx([4.0, 0.25])  # heading 90: the long side runs north-south
+    assert (boxes[:, :2] + boxes[:, 2:]) / 2 == pytest.approx(centres)
+    half = shaped_boxes(centres, sides, maps, hull, 0.5)
+    assert (half[0, 2] - half[0, 0]) / (half[0, 3] - half[0, 1]) == pytest.approx(2.0)
+    squares = np.array([[90.0, 90.0, 110.0, 110.0], [40.0, 50.0, 60.0, 70.0]])
+    assert shaped_boxes(centres, sides, maps, hull, 0.0) == pytest.approx(squares)
+    assert shaped_boxes(centres, sides, maps, None, 1.0) == pytest.approx(squares)

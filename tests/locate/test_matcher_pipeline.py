@@ -25,12 +25,16 @@ def locator() -> Locator:
 
 
 def _photo(
-    tmp_path: Path, heading: float, size: int = 160, zoom: float = 1.0
+    tmp_path: Path,
+    heading: float,
+    size: int = 160,
+    zoom: float = 1.0,
+    raster: Path | None = None,
 ) -> tuple[Path, tuple[float, float], tuple[float, float]]:
     """A nadir "photo" of the crop around CENTRE_PX whose top faces ``heading`` (degrees
     clockwise from north): the map turned counter-clockwise by ``heading``. Returns the file,
     the click (photo centre) and the clicked point in EPSG:2056."""
-    raster = demo_case().raster
+    raster = raster or demo_case().raster
     col, row = CENTRE_PX
     half = size
     with rasterio.open(raster) as ds:
@@ -81,6 +85,24 @@ def test_geometric_refinement_moves_and_marks_candidates(locator, tmp_path) -> N
     assert sum(c.score for c in res.candidates) <= 1 + 1e-9
     record = res.records()[0]
     assert record["refined"] is True and record["inliers"] == best.inliers
+
+
+@pytest.mark.parametrize("heading", [0.0, 90.0])
+def test_boxes_take_the_clicked_object_s_proportions(locator, tmp_path, heading) -> None:
+    """A red roof four times longer east-west than north-south painted into the crop: seen
+    from any heading, the box is wider than tall in the map, refined or not."""
+    out = tmp_path / "long_roof.tif"
+    with rasterio.open(demo_case().raster) as ds:
+        data, profile = ds.read(), ds.profile
+    col, row = CENTRE_PX
+    data[:, row - 6 : row + 6, col - 24 : col + 24] = np.array([200, 40, 30])[:, None, None]
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data)
+    photo, click, _ = _photo(tmp_path, heading, size=200, zoom=2.0, raster=out)
+    for refine in ("none", "geometric"):
+        res = locator.locate(photo, click, out, refine=refine)
+        x0, y0, x1, y1 = res.candidates[0].polygon.bounds
+        assert (x1 - x0) / (y1 - y0) > 1.4, (refine, res.candidates[0].refined)
 
 
 def test_candidates_only_on_valid_pixels_and_inside_the_bbox(locator, tmp_path) -> None:

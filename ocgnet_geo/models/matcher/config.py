@@ -35,6 +35,9 @@ class MatcherConfig:
       working-photo px: the photo's width blended (geometric mean) with the clicked object's
       size measured in the photo (:mod:`ocgnet_geo.locate.extent`; the width alone when
       ``extent_weight`` is 0 or the measurement fails);
+    * ``shape_weight``: the box keeps that area but takes the clicked object's proportions,
+      its segment's hull mapped into the tile, raised to this power (0: squares; see
+      :func:`~ocgnet_geo.locate.matcher_model.shaped_boxes`);
     * ``temperature``: softmax temperature turning mean cosines into probabilities;
     * ``peak_radius_cells``: peaks closer than this (cells) are one candidate.
     """
@@ -52,6 +55,7 @@ class MatcherConfig:
     tile_gsd_m: float = 0.5
     box_factor: float = 0.3
     extent_weight: float = 0.0
+    shape_weight: float = 0.0
     temperature: float = 0.02
     peak_radius_cells: int = 3
     view: str = "drone"
@@ -72,6 +76,7 @@ class MatcherConfig:
             (self.tile_px % self.stride == 0, "tile_px must be a multiple of stride"),
             (self.tile_gsd_m > 0 and self.box_factor > 0, "tile_gsd_m and box_factor must be > 0"),
             (0 <= self.extent_weight <= 1, "extent_weight must be in [0, 1]"),
+            (0 <= self.shape_weight <= 2, "shape_weight must be in [0, 2]"),
             (self.temperature > 0, "temperature must be > 0"),
             (self.view == "drone", "the matcher is for drone/aerial photos only"),
         ]
