@@ -12,7 +12,7 @@ leave-one-place-out report (``docs/matcher-report.md``; JSON beside it in runs/)
    always one the calibration never saw).
 
 Usage (``make matcher-model`` runs it): python examples/build_matcher_model.py MOBILENET_PTH
-  [--data runs/matcher-data] [--runs runs/matcher-runs] [--every 2] [--no-ablations]
+  [--data runs/matcher-data] [--runs runs/matcher-runs] [--every 1] [--no-ablations]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("mobilenet", help="torchvision's mobilenet_v2-b0353104.pth")
     parser.add_argument("--data", default="runs/matcher-data")
     parser.add_argument("--runs", default="runs/matcher-runs")
-    parser.add_argument("--every", type=int, default=2)
+    parser.add_argument("--every", type=int, default=1)  # all views (2: every second)
     parser.add_argument("--no-ablations", action="store_true")
     parser.add_argument("--out", default=str(ASSET))
     args = parser.parse_args()
