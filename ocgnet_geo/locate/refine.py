@@ -80,8 +80,8 @@ def refine_candidates(
     """Verify the best :data:`REFINE_TOP` of ``candidates`` (ranked
     :class:`~ocgnet_geo.locate.locator.Candidate` objects, polygons in ``info``'s CRS) against
     the photo (working size, ``click`` in its pixels); returns them re-ranked. ``shape``:
-    (the clicked object's hull relative to the click, photo px; its weight), see
-    :func:`moved_box`."""
+    (the clicked object's hull relative to the click, photo px; its weight) that a verified
+    box takes its proportions from (module docstring; nothing without a hull)."""
     from ocgnet_geo.locate.verify import photo_keypoints, verify
 
     out = list(candidates)
