@@ -127,10 +127,7 @@ class Runs:
         self.gt.append(np.asarray(rec.bbox, float))
         self.gsd.append(gsd)
         self.width.append(query.shape[1])
-        self.extent.append(0.0 if segment is None else segment.size_px)
-        self.hull.append(
-            np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(rec.click_xy)
-        )
+        self.add_segment(segment, rec.click_xy)
         self.tile_px.append(tile.shape[1])
         self.response.append(response.astype(np.float32).ravel())
         self.centres.append(peaks.centres)
@@ -142,6 +139,12 @@ class Runs:
         self.v_scales.append(v_scales)
         self.v_maps.append(v_maps)
         self.inliers.append(inliers)
+
+    def add_segment(self, segment, click: tuple[float, float]) -> None:
+        """Append a sample's clicked-object size and hull relative to ``click`` (photo px)
+        from its :class:`~ocgnet_geo.locate.extent.Segment` (0 and no hull for None)."""
+        self.extent.append(0.0 if segment is None else segment.size_px)
+        self.hull.append(np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(click))
 
     def extend(self, other: Runs) -> None:
         for name in self.__dataclass_fields__:
@@ -401,10 +404,7 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
         runs.gt.append(np.asarray(rec.bbox, float))
         runs.gsd.append(geo.extent_m / tile.shape[1] if geo is not None else np.nan)
         runs.width.append(query.shape[1])
-        runs.extent.append(0.0 if segment is None else segment.size_px)
-        runs.hull.append(
-            np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(rec.click_xy)
-        )
+        runs.add_segment(segment, rec.click_xy)
         runs.tile_px.append(tile.shape[1])
         runs.response.append(np.zeros(1, np.float32))
         runs.centres.append(centre)
