@@ -161,3 +161,13 @@ def class_group(name: str) -> str:
         "junction_roundabout": "roundabout",
         "man_made_bridge": "bridge",
     }.get(name, "others")
+
+
+def dataset_folders(root: Path, dataset: str = "CVOGL_DroneAerial") -> dict[str, list[Path]]:
+    """``root/<place>/.../<dataset>`` folders grouped by place (the first path component),
+    those with a test split only."""
+    places: dict[str, list[Path]] = {}
+    for folder in sorted(Path(root).glob(f"**/{dataset}")):
+        if split_path(folder.parent, dataset, "test").is_file():
+            places.setdefault(folder.relative_to(root).parts[0], []).append(folder)
+    return places

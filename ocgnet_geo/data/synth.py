@@ -511,6 +511,25 @@ def view_metadata(cam: DroneCamera, work: CRS, opt: SynthOptions, rng) -> tuple:
     return exif, xmp, truth
 
 
+def camera_of_truth(truth: dict, size_px: int) -> DroneCamera:
+    """The camera of a rendered view (``size_px`` square, as written) from its true pose in
+    ``poses.json`` (:func:`view_metadata`'s third item; ground metres in ``truth["crs"]``)."""
+    th, ps = math.radians(truth["pitch_deg"]), math.radians(truth["yaw_deg"])
+    heading = np.array([math.sin(ps), math.cos(ps)])  # unit vector, ground x east, y north
+    reach = truth["altitude_m"] * math.tan(th)  # ground distance camera -> optical-axis point
+    target = np.asarray(truth["camera_xy"], dtype=np.float64) + reach * heading
+    hfov = 2 * math.degrees(math.atan((size_px / 2) / truth["focal_px"]))
+    return DroneCamera(
+        (float(target[0]), float(target[1])),
+        truth["altitude_m"],
+        truth["pitch_deg"],
+        truth["yaw_deg"],
+        hfov,
+        size_px,
+        size_px,
+    )
+
+
 def _warp(chip: np.ndarray, spec: TileSpec, cam: DroneCamera) -> np.ndarray:
     """Render the camera image from the chip (outside the chip: its mean colour as haze)."""
     ground_to_chip = np.array(~spec.transform).reshape(3, 3)
@@ -526,4 +545,4 @@ def _warp(chip: np.ndarray, spec: TileSpec, cam: DroneCamera) -> np.ndarray:
     return np.asarray(out)
 
 
-__all__ = ["SynthOptions", "SynthSummary", "generate"]
+__all__ = ["SynthOptions", "SynthSummary", "camera_of_truth", "generate"]

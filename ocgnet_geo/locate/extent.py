@@ -1,20 +1,27 @@
-"""How large the clicked object is in the photo: a colour segmentation around the click.
+"""How large the clicked object is in the photo, and its shape: a segment around the click.
 
 The matcher sizes a candidate's box from the matched scale and a length in photo pixels.
 The photo's width alone assumes every clicked object spans the same share of its photo; a
 house filling a close-up and a shed in a wide view differ by a factor of three or more. This
-module measures the object instead: OpenCV's GrabCut (colour models of object and
-background, graph cut) on a copy of the photo reduced to :data:`SEGMENT_PX` px, seeded with
-a small disc around the click as object, a wider disc as probably object, the border as
-background, the rest as probably background. The object's size is the square root of the
-area of the segment holding the click, in photo px of the array passed in; its shape is the
-segment's convex hull (:class:`Segment`), which the matcher maps into the tile to give the box
-its proportions (:func:`~ocgnet_geo.locate.matcher_model.shaped_boxes`).
+module measures the object instead, in one of two ways (:func:`clicked_segment`):
 
-It is a cue, not a truth (a roof of the same colour as the street leaks into it), so the
-matcher blends it with the photo width (:class:`~ocgnet_geo.models.matcher.MatcherConfig`
-``extent_weight``; measured in ``docs/matcher-report.md``). OpenCV is imported lazily; the
-segmentation is deterministic (OpenCV's RNG is seeded for its k-means initialisation).
+* the matcher's learned segmentation head (:mod:`ocgnet_geo.models.matcher.segment_head`),
+  where the model has one (the bundled model does): the cells of probability >=
+  :data:`HEAD_THRESHOLD` connected to the click;
+* otherwise OpenCV's GrabCut (colour models of object and background, graph cut) on a copy
+  of the photo reduced to :data:`SEGMENT_PX` px, seeded with a small disc around the click as
+  object, a wider disc as probably object, the border as background, the rest as probably
+  background (:func:`object_segment`). It cuts dense blocks of adjoining roofs short.
+
+The object's size is the square root of the area of the segment holding the click, in photo
+px of the array passed in; its shape is the segment's convex hull (:class:`Segment`), which
+the matcher maps into the tile to give the box its proportions
+(:func:`~ocgnet_geo.locate.matcher_model.shaped_boxes`).
+
+It is a cue, not a truth, so the matcher can blend it with the photo width
+(:class:`~ocgnet_geo.models.matcher.MatcherConfig` ``extent_weight``; measured in
+``docs/matcher-report.md``). OpenCV is imported lazily; both ways are deterministic (OpenCV's
+RNG is seeded for GrabCut's k-means initialisation).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ LIKELY_RADIUS = 0.15
 ITERATIONS = 3
 #: Segments smaller than this share of the photo area are no measurement (a failed cut).
 MIN_AREA_SHARE = 0.002
+#: Probability from which a cell of the learned head's output belongs to the object.
+HEAD_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,28 @@ def object_extent_px(photo_rgb: np.ndarray, click: tuple[float, float]) -> float
     or None when the segmentation finds nothing."""
     segment = object_segment(photo_rgb, click)
     return None if segment is None else segment.size_px
+
+
+def clicked_segment(net, photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment | None:
+    """The clicked object's segment as the matcher ``net`` measures it: its learned
+    segmentation head where it has one (cells of probability >= :data:`HEAD_THRESHOLD`),
+    else the colour segmentation :func:`object_segment`; None on a uniform photo or a click
+    outside it."""
+    if getattr(net, "segment_head", None) is None:
+        return object_segment(photo_rgb, click)
+    h, w = photo_rgb.shape[:2]
+    if not (0 <= click[0] < w and 0 <= click[1] < h) or _uniform(photo_rgb):
+        return None
+    prob, cell_px = net.object_probability(photo_rgb, click)
+    return segment_from_mask(
+        prob >= HEAD_THRESHOLD, (click[0] / cell_px, click[1] / cell_px), 1 / cell_px, 1 / cell_px
+    )
+
+
+def _uniform(photo_rgb: np.ndarray) -> bool:
+    """True when no channel of the photo varies by a grey level (nothing to segment)."""
+    step = max(1, max(photo_rgb.shape[:2]) // 128)
+    return bool(photo_rgb[::step, ::step].reshape(-1, 3).std(axis=0).max() < 1.0)
 
 
 def object_segment(photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment | None:
@@ -89,14 +120,28 @@ def object_segment(photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment
             )
         except cv2.error:
             return None
-    segment = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
-    _, labels = cv2.connectedComponents(segment)
-    label = labels[int(cy), int(cx)]
-    if label == 0:
+    segment = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    return segment_from_mask(segment, (cx, cy), fx, fy)
+
+
+def segment_from_mask(
+    mask: np.ndarray, click: tuple[float, float], fx: float, fy: float
+) -> Segment | None:
+    """The :class:`Segment` of a boolean object mask (h, w) whose cells are ``1 / fx`` x
+    ``1 / fy`` photo px: its connected part holding ``click`` (x, y in mask cells), in photo
+    px; None when the click's cell is not in the mask or the part is smaller than
+    :data:`MIN_AREA_SHARE` of the mask."""
+    import cv2
+
+    h, w = mask.shape
+    col, row = min(w - 1, max(0, int(click[0]))), min(h - 1, max(0, int(click[1])))
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8))
+    label = labels[row, col]
+    if label == 0 or not mask[row, col]:
         return None
     inside = labels == label
     area = float(inside.sum())
-    if area < MIN_AREA_SHARE * sh * sw:
+    if area < MIN_AREA_SHARE * h * w:
         return None
     return Segment(area / (fx * fy), _hull(inside, fx, fy))
 

@@ -228,9 +228,10 @@ class MatcherTileModel:
             return None
         key = (hashlib.blake2b(np.ascontiguousarray(query_rgb), digest_size=16).digest(), click)
         if self._segment is None or self._segment[0] != key:
-            from ocgnet_geo.locate.extent import object_segment
+            from ocgnet_geo.locate.extent import clicked_segment
 
-            self._segment = (key, object_segment(query_rgb, click))
+            with self._torch.inference_mode():
+                self._segment = (key, clicked_segment(self.net, query_rgb, click))
         return self._segment[1]
 
     def box_length(self, query_rgb: np.ndarray, click: tuple[float, float]) -> float:

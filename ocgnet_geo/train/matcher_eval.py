@@ -24,8 +24,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ocgnet_geo.data.records import load_split, parse_satellite_name, split_path
+from ocgnet_geo.data.records import dataset_folders, load_split, parse_satellite_name, split_path
 from ocgnet_geo.train.metrics import MetricAccumulator, ranked_box_metrics
+from ocgnet_geo.train.segment_folds import segment_values
 
 #: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
 PEAKS = 5
@@ -65,6 +66,10 @@ class Runs:
     v_maps: list[np.ndarray] = field(default_factory=list)  # (k, 2, 2) photo -> tile px at click
     inliers: list[np.ndarray] = field(default_factory=list)  # (k,)
     seconds: list[float] = field(default_factory=list)
+    #: Per sample, the clicked object's (size, hull) measured by each leave-one-place-out
+    #: fold's segmentation head, by held-out place (:func:`attach_fold_segments`; not saved
+    #: with the runs, empty until attached).
+    folds: list[dict] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.place)
@@ -73,13 +78,27 @@ class Runs:
         out = Runs()
         for name in self.__dataclass_fields__:
             values = getattr(self, name)
+            if name == "folds" and not values:
+                continue
             setattr(out, name, [v for v, k in zip(values, keep, strict=True) if k])
+        return out
+
+    def for_fold(self, place: str) -> Runs:
+        """These runs with the object sizes and hulls that the fold holding ``place`` out
+        measured (the runs as they are when no fold segments are attached)."""
+        if not self.folds:
+            return self
+        out = Runs(**{name: list(getattr(self, name)) for name in self.__dataclass_fields__})
+        out.extent = [f[place][0] for f in self.folds]
+        out.hull = [f[place][1] for f in self.folds]
         return out
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
-            name: [_jsonable(v) for v in getattr(self, name)] for name in self.__dataclass_fields__
+            name: [_jsonable(v) for v in getattr(self, name)]
+            for name in self.__dataclass_fields__
+            if name != "folds"
         }
         path.write_text(json.dumps(doc), encoding="utf-8")
 
@@ -143,8 +162,9 @@ class Runs:
     def add_segment(self, segment, click: tuple[float, float]) -> None:
         """Append a sample's clicked-object size and hull relative to ``click`` (photo px)
         from its :class:`~ocgnet_geo.locate.extent.Segment` (0 and no hull for None)."""
-        self.extent.append(0.0 if segment is None else segment.size_px)
-        self.hull.append(np.zeros((0, 2)) if segment is None else segment.hull - np.asarray(click))
+        size, hull = segment_values(segment, click)
+        self.extent.append(size)
+        self.hull.append(hull)
 
     def extend(self, other: Runs) -> None:
         for name in self.__dataclass_fields__:
@@ -159,15 +179,6 @@ def _jsonable(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-def dataset_folders(root: Path, dataset: str = "CVOGL_DroneAerial") -> dict[str, list[Path]]:
-    """``root/<place>/.../<dataset>`` folders grouped by place (the first path component)."""
-    places: dict[str, list[Path]] = {}
-    for folder in sorted(root.glob(f"**/{dataset}")):
-        if split_path(folder.parent, dataset, "test").is_file():
-            places.setdefault(folder.relative_to(root).parts[0], []).append(folder)
-    return places
 
 
 def collect(
@@ -357,14 +368,17 @@ def leave_one_place_out(
     shape_weight: float = SHAPE_WEIGHT,
 ) -> dict[str, dict]:
     """Per place: the calibration fitted on every other place, and that place's metrics under
-    it (``summary``), plus the top-1 scores' mean (``mean_top1_score``, for calibration)."""
+    it (``summary``), plus the top-1 scores' mean (``mean_top1_score``, for calibration).
+    With fold segments attached (:func:`attach_fold_segments`), both use the object sizes
+    measured by the segmentation head trained without that place."""
     places = sorted(set(runs.place))
     out = {}
     for place in places:
         held = np.array([p == place for p in runs.place])
-        calibration = fit(runs.subset(~held), use_verification, extent_weight, shape_weight)
+        fold = runs.for_fold(place)
+        calibration = fit(fold.subset(~held), use_verification, extent_weight, shape_weight)
         acc, top = score(
-            runs.subset(held),
+            fold.subset(held),
             calibration["box_factor"],
             calibration["temperature"],
             use_verification,
@@ -421,14 +435,16 @@ def sift_alone(folder: Path, place: str, box_factor: float, every: int = 1) -> R
 
 
 #: The ablations of the leave-one-place-out report: (name, model switches, use verification,
-#: extent weight, shape weight).
+#: extent weight, shape weight, object measured by the learned head (else by the colour
+#: segmentation)).
 ABLATIONS = (
-    ("matcher", {}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
-    ("no geometric verification", {}, False, EXTENT_WEIGHT, SHAPE_WEIGHT),
-    ("square boxes (no object shape)", {}, True, EXTENT_WEIGHT, 0.0),
-    ("box from the photo width only", {}, True, 0.0, 0.0),
-    ("no rotation search", {"rotation_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
-    ("no scale search", {"scale_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT),
+    ("matcher", {}, True, EXTENT_WEIGHT, SHAPE_WEIGHT, True),
+    ("colour segmentation, no learned head", {}, True, 0.5, 0.5, False),
+    ("no geometric verification", {}, False, EXTENT_WEIGHT, SHAPE_WEIGHT, True),
+    ("square boxes (no object shape)", {}, True, EXTENT_WEIGHT, 0.0, True),
+    ("box from the photo width only", {}, True, 0.0, 0.0, True),
+    ("no rotation search", {"rotation_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT, True),
+    ("no scale search", {"scale_search": False}, True, EXTENT_WEIGHT, SHAPE_WEIGHT, True),
 )
 
 
@@ -447,19 +463,43 @@ def collect_all(
     from ocgnet_geo.models.matcher import load_matcher
 
     model = MatcherTileModel(load_matcher(weights), weights_id(Path(weights)), **settings)
-    tag = "-".join(f"{k}={v}" for k, v in sorted(settings.items())) or "full"
     runs = Runs()
+    for place, folder, cache in _run_caches(root, runs_dir, settings, every):
+        if cache.is_file():
+            part = Runs.load(cache)
+        else:
+            part = collect(model, folder, place, every=every, progress=progress)
+            part.save(cache)
+        runs.extend(part)
+    return runs
+
+
+def load_cached_runs(root: Path, runs_dir: Path, settings: dict, every: int = 1) -> Runs:
+    """The runs :func:`collect_all` stored, without a model (a missing cache is an error)."""
+    runs = Runs()
+    for _, _, cache in _run_caches(root, runs_dir, settings, every):
+        if not cache.is_file():
+            raise FileNotFoundError(f"{cache}: no stored runs; run make matcher-model first")
+        runs.extend(Runs.load(cache))
+    return runs
+
+
+def _run_caches(root: Path, runs_dir: Path, settings: dict, every: int):
+    """(place, dataset folder, cache file) of every set under ``root``."""
+    tag = "-".join(f"{k}={v}" for k, v in sorted(settings.items())) or "full"
     for place, folders in dataset_folders(root).items():
         for folder in folders:
             name = "_".join(folder.relative_to(root).parts[:-1])
-            cache = runs_dir / tag / f"{name}_every{every}_v{RUNS_VERSION}.json"
-            if cache.is_file():
-                part = Runs.load(cache)
-            else:
-                part = collect(model, folder, place, every=every, progress=progress)
-                part.save(cache)
-            runs.extend(part)
-    return runs
+            yield place, folder, runs_dir / tag / f"{name}_every{every}_v{RUNS_VERSION}.json"
+
+
+def fold_measurements(weights: Path, root: Path, runs_dir: Path, every: int = 1) -> list[dict]:
+    """The clicked objects measured by each fold's segmentation head (fitted first where not
+    cached under ``runs_dir/segment-heads``; :mod:`ocgnet_geo.train.segment_folds`)."""
+    from ocgnet_geo.train.segment_folds import fold_heads, fold_segments
+
+    cache = runs_dir / "segment-heads"
+    return fold_segments(fold_heads(weights, root, cache, every), root, cache, every)
 
 
 def buildings_only(runs: Runs) -> Runs:
@@ -480,11 +520,15 @@ def evaluate_places(
     all objects, the matcher, its ablations, SIFT alone and both baselines."""
     from ocgnet_geo.train.baselines import median_size_m, run_baselines
     from ocgnet_geo.train.metrics import summarize
+    from ocgnet_geo.train.segment_folds import attach_fold_segments
 
     report: dict = {"places": {}, "methods": [], "calibration": {}}
     todo = ABLATIONS if ablations else ABLATIONS[:1]
-    for name, settings, use_verification, extent_weight, shape_weight in todo:
+    segments = fold_measurements(weights, root, runs_dir, every)
+    for name, settings, use_verification, extent_weight, shape_weight, head in todo:
         runs = collect_all(weights, root, runs_dir, settings, every, progress)
+        if head:
+            runs = attach_fold_segments(runs, segments)
         for subset, part in (("buildings", buildings_only(runs)), ("all", runs)):
             if not len(part):
                 continue

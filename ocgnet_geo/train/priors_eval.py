@@ -60,7 +60,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
     sample of ``folder`` (or the samples whose query is in ``only``); both searched in this
     run, timed as warm clicks."""
     from ocgnet_geo.geo.photo_pose import read_pose
-    from ocgnet_geo.locate.extent import object_segment
+    from ocgnet_geo.locate.extent import clicked_segment
     from ocgnet_geo.locate.priors import plan_priors
 
     records = load_split(split_path(folder.parent, folder.name, "test"))
@@ -117,7 +117,7 @@ def collect_pair(model, folder: Path, place: str, every: int = 1, progress: bool
             narrow = _search(model, query, rec.click_xy, features, tile, None)
         t_on = time.perf_counter() - t0
         model.heading, model.photo_gsd_range = None, None
-        segment = object_segment(query, rec.click_xy)  # the same with and without
+        segment = clicked_segment(model.net, query, rec.click_xy)  # the same with and without
         for runs, found, seconds in ((off, base, t_off), (on, narrow, t_on)):
             runs.add(place, rec, query, tile, gsd, found, segment, seconds)
         facts.append(

@@ -1,6 +1,7 @@
 """The bundled default model: a click-template matcher on a shared frozen ImageNet trunk
 (OCGNet's ideas at CPU scale: Gaussian click weighting, cosine cross-view correlation,
-ranked boxes; no training beyond a few calibrated numbers). Drone and aerial photos only."""
+ranked boxes; a few calibrated numbers and one small learned head that outlines the clicked
+object in the photo). Drone and aerial photos only."""
 
 from ocgnet_geo.models.matcher.config import MatcherConfig
 from ocgnet_geo.models.matcher.network import ClickTemplateMatcher, Templates
@@ -9,6 +10,7 @@ from ocgnet_geo.models.matcher.weights import (
     family_of,
     load_matcher,
     save_matcher,
+    with_segment_head,
 )
 
 __all__ = [
@@ -19,4 +21,5 @@ __all__ = [
     "family_of",
     "load_matcher",
     "save_matcher",
+    "with_segment_head",
 ]

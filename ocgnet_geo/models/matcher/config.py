@@ -1,7 +1,7 @@
 """Settings of the click-template matcher (lengths in metres, angles in degrees).
 
-The matcher has no trained layers: a frozen ImageNet MobileNetV2 trunk and a handful of
-numbers. ``box_factor`` and ``temperature`` are fitted on training places
+The matcher is a frozen ImageNet MobileNetV2 trunk, a handful of numbers and one small
+learned part (the head that outlines the clicked object in the photo). ``box_factor`` and ``temperature`` are fitted on training places
 (``docs/matcher.md``), never on the place being tested; the rest are design choices measured
 in the same document.
 """
@@ -38,6 +38,9 @@ class MatcherConfig:
     * ``shape_weight``: the box keeps that area but takes the clicked object's proportions,
       its segment's hull mapped into the tile, raised to this power (0: squares; see
       :func:`~ocgnet_geo.locate.matcher_model.shaped_boxes`);
+    * ``segment_width``: channels of the learned head that outlines the clicked object in the
+      photo (:mod:`~ocgnet_geo.models.matcher.segment_head`; 0: no head, the colour
+      segmentation of :mod:`ocgnet_geo.locate.extent` measures the object instead);
     * ``temperature``: softmax temperature turning mean cosines into probabilities;
     * ``peak_radius_cells``: peaks closer than this (cells) are one candidate.
     """
@@ -56,6 +59,7 @@ class MatcherConfig:
     box_factor: float = 0.3
     extent_weight: float = 0.0
     shape_weight: float = 0.0
+    segment_width: int = 0
     temperature: float = 0.02
     peak_radius_cells: int = 3
     view: str = "drone"
@@ -77,6 +81,7 @@ class MatcherConfig:
             (self.tile_gsd_m > 0 and self.box_factor > 0, "tile_gsd_m and box_factor must be > 0"),
             (0 <= self.extent_weight <= 1, "extent_weight must be in [0, 1]"),
             (0 <= self.shape_weight <= 2, "shape_weight must be in [0, 2]"),
+            (0 <= self.segment_width <= 256, "segment_width must be in [0, 256]"),
             (self.temperature > 0, "temperature must be > 0"),
             (self.view == "drone", "the matcher is for drone/aerial photos only"),
         ]

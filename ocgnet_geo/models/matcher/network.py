@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ocgnet_geo.models.backbones.mobilenet import MobileNetV2Features
 from ocgnet_geo.models.matcher.config import MatcherConfig
+from ocgnet_geo.models.matcher.segment_head import ClickSegmentHead, head_inputs, segment_copy
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -41,7 +43,8 @@ class Templates:
 
 
 class ClickTemplateMatcher(nn.Module):
-    """Frozen MobileNetV2 ``features[0:trunk_blocks]`` plus the template search (no training)."""
+    """Frozen MobileNetV2 ``features[0:trunk_blocks]`` plus the template search (no training),
+    and optionally the small learned head that outlines the clicked object in the photo."""
 
     def __init__(self, config: MatcherConfig) -> None:
         super().__init__()
@@ -49,6 +52,13 @@ class ClickTemplateMatcher(nn.Module):
         self.trunk = MobileNetV2Features(config.trunk_blocks)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        #: The learned outline of the clicked object (None: the matcher falls back to the
+        #: colour segmentation of :mod:`ocgnet_geo.locate.extent`).
+        self.segment_head = (
+            ClickSegmentHead(config.channels, config.segment_width)
+            if config.segment_width > 0
+            else None
+        )
         self.requires_grad_(False)
         self.eval()
 
@@ -122,6 +132,21 @@ class ClickTemplateMatcher(nn.Module):
             scales=torch.tensor([s for s, _ in kept]),
             headings_deg=torch.tensor([psi for _, psi in kept]),
         )
+
+    def object_probability(
+        self, photo_rgb: np.ndarray, click: tuple[float, float]
+    ) -> tuple[np.ndarray, float]:
+        """(probability (h, w) per cell that it belongs to the clicked object, photo px per
+        cell) from the segmentation head, for a photo (uint8 (H, W, 3) RGB) and a click (x, y)
+        in its continuous px. Requires ``segment_head``."""
+        if self.segment_head is None:
+            raise ValueError("this matcher has no segmentation head (config segment_width 0)")
+        copy, factor = segment_copy(photo_rgb)
+        inputs = head_inputs(self.encode, copy, (click[0] * factor, click[1] * factor))
+        with torch.inference_mode():
+            prob = torch.sigmoid(self.segment_head(inputs[None]))[0, 0]
+        cell = copy.shape[1] / inputs.shape[-1] / factor
+        return prob.numpy(), cell
 
     def correlate(self, features: Tensor, templates: Templates) -> Tensor:
         """Weighted mean cosine of every template at every tile cell:

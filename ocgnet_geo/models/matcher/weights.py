@@ -68,10 +68,20 @@ def load_matcher(path: str | Path, **overrides: object) -> ClickTemplateMatcher:
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise WeightsError(
-            f"{p}: trunk tensors do not match the config ({len(missing)} missing, "
+            f"{p}: tensors do not match the config ({len(missing)} missing, "
             f"{len(unexpected)} unexpected)"
         )
     return model.eval()
+
+
+def with_segment_head(model: ClickTemplateMatcher, width: int) -> ClickTemplateMatcher:
+    """A copy of ``model`` (its trunk and numbers) with a freshly initialised segmentation
+    head of ``width`` channels (config ``segment_width``), to be fitted by
+    :func:`~ocgnet_geo.train.segment_fit.fit_head`."""
+    config = MatcherConfig.from_dict({**_as_dict(model.config), "segment_width": int(width)})
+    out = ClickTemplateMatcher(config)
+    out.trunk.load_state_dict(model.trunk.state_dict(), strict=True)
+    return out.eval()
 
 
 def build_from_torchvision(
