@@ -290,8 +290,8 @@ class Locator:
         gsd_m: float | None = None,
     ) -> Locator:
         """The bundled default model: the click-template matcher (drone and aerial photos,
-        512-px tiles at 0.5 m/px unless ``gsd_m`` says otherwise; no training, calibrated on
-        synthetic views of other places, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
+        512-px tiles at 0.5 m/px unless ``gsd_m`` says otherwise; a small segmentation head
+        and the calibration fitted on synthetic views, see ``ocgnet_geo/assets/MODEL_CARD.md``)."""
         from ocgnet_geo.locate.bundled import default_model
 
         return cls.from_weights(

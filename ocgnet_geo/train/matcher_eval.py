@@ -33,11 +33,13 @@ PEAKS = 5
 VERIFIED = 3
 BOX_FACTORS = np.round(np.arange(0.1, 1.201, 0.02), 3)
 #: Weight of the clicked object's measured size in the box length (``MatcherConfig.
-#: extent_weight``): 0.5, the best of 0, 0.25, 0.5, 0.75, 1 over all places (docs/matcher-report.md).
-EXTENT_WEIGHT = 0.5
+#: extent_weight``): 1, the object's size alone (the best of 0.5, 0.75, 1 over all places
+#: with the segmentation head, and the choice on the other places for 3 of 4 held-out places;
+#: ``examples/select_matcher_weights.py``, docs/matcher-report.md).
+EXTENT_WEIGHT = 1.0
 #: Weight of the clicked object's proportions, mapped into the tile, in the box's sides
-#: (``MatcherConfig.shape_weight``).
-SHAPE_WEIGHT = 0.5
+#: (``MatcherConfig.shape_weight``): 1, chosen likewise from 0, 0.5, 1.
+SHAPE_WEIGHT = 1.0
 #: Version of the stored runs' fields (a cache of another version is searched again).
 RUNS_VERSION = 2
 TEMPERATURES = np.round(np.geomspace(0.004, 1.0, 19), 5)

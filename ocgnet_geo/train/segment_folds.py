@@ -79,15 +79,20 @@ def fit_fold_head(trunk: Path, root: Path, places: set[str], out: Path, every: i
 
 def fold_heads(trunk: Path, root: Path, cache: Path, every: int = 1) -> dict[str, Path]:
     """Matcher files with a fitted head per fold: every place held out, and :data:`ALL`
-    (cached as ``cache/head_<fold>_every<N>_v<V>.safetensors``). A fold whose training places
-    have no footprint views keeps ``trunk`` as it is (its head if it has one, else the colour
-    segmentation)."""
+    (cached as ``cache/head_<fold>_every<N>_v<V>.safetensors``). A fold that holds out a
+    place without footprint views trains on the same views as :data:`ALL` and shares its
+    head; a fold whose training places have no footprint views keeps ``trunk`` as it is (its
+    head if it has one, else the colour segmentation)."""
     places = set(dataset_folders(root))
-    heads = {}
-    for fold in [*sorted(places), ALL]:
+    with_footprints = {p for p, _, r in samples_in_order(root, every) if r.class_name != "region"}
+    heads: dict[str, Path] = {}
+    for fold in [ALL, *sorted(places)]:
+        train = places if fold == ALL else places - {fold}
+        if fold != ALL and with_footprints <= train:
+            heads[fold] = heads[ALL]
+            continue
         path = cache / f"head_{fold.replace(' ', '-')}_every{every}_v{FOLDS_VERSION}.safetensors"
         if not path.is_file():
-            train = places if fold == ALL else places - {fold}
             path = fit_fold_head(trunk, root, train, path, every) or Path(trunk)
         heads[fold] = path
     return heads
@@ -107,17 +112,16 @@ def fold_segments(heads: dict[str, Path], root: Path, cache: Path, every: int = 
         ]
     if not heads:
         raise FileNotFoundError(f"{path}: no stored measurements and no heads to measure with")
-    nets = {fold: load_matcher(p).prepare() for fold, p in heads.items()}
+    nets = {str(p): load_matcher(p).prepare() for p in set(heads.values())}
     out = []
     samples = list(samples_in_order(root, every))
     for _, folder, rec in tqdm(samples, desc="segments per fold"):
         photo = _photo(folder, rec)
-        out.append(
-            {
-                fold: segment_values(clicked_segment(net, photo, rec.click_xy), rec.click_xy)
-                for fold, net in nets.items()
-            }
-        )
+        values = {
+            key: segment_values(clicked_segment(net, photo, rec.click_xy), rec.click_xy)
+            for key, net in nets.items()
+        }
+        out.append({fold: values[str(p)] for fold, p in heads.items()})
     doc = [{k: [float(v[0]), v[1].tolist()] for k, v in d.items()} for d in out]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -135,9 +139,10 @@ def segment_values(segment, click: tuple[float, float]) -> tuple[float, np.ndarr
 
 
 def attach_fold_segments(runs, segments: list[dict]):
-    """``runs`` (all samples, in :func:`samples_in_order`) with the folds' measurements
-    attached (:attr:`~ocgnet_geo.train.matcher_eval.Runs.folds`)."""
+    """A copy of ``runs`` (all samples, in :func:`samples_in_order`) with the folds'
+    measurements attached (:attr:`~ocgnet_geo.train.matcher_eval.Runs.folds`)."""
     if len(segments) != len(runs):
         raise ValueError(f"{len(segments)} fold measurements for {len(runs)} runs")
-    runs.folds = list(segments)
-    return runs
+    import dataclasses
+
+    return dataclasses.replace(runs, folds=list(segments))

@@ -82,3 +82,27 @@ def test_evaluate_command_leave_one_place_out(places, tmp_path, capsys) -> None:
     assert "matcher" in overall and 0 <= overall["matcher"]["acc50"] <= 1
     assert "| east | matcher |" in (report / "report.md").read_text()
     capsys.readouterr()
+
+
+def test_each_fold_scores_with_its_own_head_s_measurements(places, tmp_path) -> None:
+    from ocgnet_geo.train.segment_folds import attach_fold_segments
+
+    runs = me.collect_all(DEFAULT_MODEL, places, tmp_path / "runs", {}, progress=False)
+    with pytest.raises(ValueError, match="fold measurements"):
+        attach_fold_segments(runs, [])
+    square = np.array([[-10.0, -10.0], [10.0, -10.0], [10.0, 10.0], [-10.0, 10.0]])
+    folds = [{"east": (20.0, square), "west": (80.0, 4 * square)} for _ in range(len(runs))]
+    attached = attach_fold_segments(runs, folds)
+    assert attached.for_fold("east").extent == [20.0] * len(runs)
+    assert attached.for_fold("west").extent == [80.0] * len(runs)
+    sub = attached.subset(np.array([p == "west" for p in runs.place]))
+    assert len(sub.folds) == len(sub) and sub.for_fold("east").extent == [20.0] * len(sub)
+    # leave-one-place-out scores "west" with the sizes of the fold that held "west" out
+    lopo = me.leave_one_place_out(attached, extent_weight=1.0, shape_weight=0.0)
+    west = attached.for_fold("west")
+    west.folds = []
+    alone = me.leave_one_place_out(west, extent_weight=1.0, shape_weight=0.0)
+    assert lopo["west"]["summary"] == alone["west"]["summary"]
+    assert not runs.folds  # attaching copies
+    plain = me.leave_one_place_out(runs, True, 1.0, 0.0)
+    assert lopo["west"]["arrays"]["iou"].tolist() != plain["west"]["arrays"]["iou"].tolist()

@@ -43,8 +43,8 @@ class Templates:
 
 
 class ClickTemplateMatcher(nn.Module):
-    """Frozen MobileNetV2 ``features[0:trunk_blocks]`` plus the template search (no training),
-    and optionally the small learned head that outlines the clicked object in the photo."""
+    """Frozen MobileNetV2 ``features[0:trunk_blocks]`` plus the template search (nothing
+    trained), and optionally the small learned head that outlines the clicked object in the photo."""
 
     def __init__(self, config: MatcherConfig) -> None:
         super().__init__()
