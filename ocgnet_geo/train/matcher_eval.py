@@ -31,7 +31,7 @@ from ocgnet_geo.train.segment_folds import segment_values
 #: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
 PEAKS = 5
 VERIFIED = 3
-BOX_FACTORS = np.round(np.arange(0.1, 1.201, 0.02), 3)
+BOX_FACTORS = np.round(np.arange(0.1, 2.001, 0.02), 3)
 #: Weight of the clicked object's measured size in the box length (``MatcherConfig.
 #: extent_weight``): 1, the object's size alone (the best of 0.5, 0.75, 1 over all places
 #: with the segmentation head, and the choice on the other places for 3 of 4 held-out places;
@@ -521,7 +521,6 @@ def evaluate_places(
     """The leave-one-place-out report: per place and overall, for footprint objects and for
     all objects, the matcher, its ablations, SIFT alone and both baselines."""
     from ocgnet_geo.train.baselines import median_size_m, run_baselines
-    from ocgnet_geo.train.metrics import summarize
     from ocgnet_geo.train.segment_folds import attach_fold_segments
 
     report: dict = {"places": {}, "methods": [], "calibration": {}}
@@ -545,19 +544,16 @@ def evaluate_places(
         for place, folders in dataset_folders(root).items():
             for folder in folders:
                 sift.extend(sift_alone(folder, place, factor, every))
+        sift = attach_fold_segments(sift, segments)
         for subset, part in (("buildings", buildings_only(sift)), ("all", sift)):
             if not len(part):
                 continue
-            acc, _ = score(part, factor, 0.02, use_verification=False)
-            per = {
-                p: {
-                    "summary": summarize(
-                        {k: v[np.array(part.place) == p] for k, v in acc.arrays().items()}
-                    ),
-                    "arrays": {k: v[np.array(part.place) == p] for k, v in acc.arrays().items()},
-                }
-                for p in sorted(set(part.place))
-            }
+            places = np.array(part.place)
+            per = {}
+            for p in sorted(set(part.place)):
+                held = part.for_fold(p).subset(places == p)  # sized by the fold's head
+                acc, _ = score(held, factor, 0.02, use_verification=False)
+                per[p] = {"summary": acc.summary(), "arrays": acc.arrays()}
             _add(report, "SIFT alone", subset, per, part)
     full = collect_all(weights, root, runs_dir, {}, every, progress)
     for subset, part in (("buildings", buildings_only(full)), ("all", full)):
