@@ -68,8 +68,8 @@ def main() -> int:
     md = ROOT / "docs" / "matcher-report.md"
     md.write_text(
         "# Matcher: leave-one-place-out report\n\nWritten by `make matcher-model` "
-        "(`examples/build_matcher_model.py`). Every place is scored with the box factor and "
-        "temperature fitted on the other places only.\n\n"
+        "(`examples/build_matcher_model.py`). Every place is scored with the segmentation head, "
+        "box factor and temperature fitted on the other places only.\n\n"
         + me.markdown(report)
         + f"\nBundled calibration (all places, footprint objects): box factor "
         f"{calibration['box_factor']:.2f}, temperature {calibration['temperature']:.4f}, "
