@@ -103,7 +103,7 @@ def object_segment(photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment
     fx, fy = size[0] / w, size[1] / h
     cx, cy = click[0] * fx, click[1] * fy
     sh, sw = small.shape[:2]
-    if not (0 <= cx < sw and 0 <= cy < sh) or small.reshape(-1, 3).std(axis=0).max() < 1.0:
+    if not (0 <= cx < sw and 0 <= cy < sh) or _uniform(small):
         return None
     mask = _seed_mask(sh, sw, (cx, cy))
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
