@@ -19,7 +19,8 @@ import numpy as np
 
 from ocgnet_geo.data.records import Record, parse_satellite_name
 
-#: Optimisation steps, batch size and peak learning rate (measured in docs/matcher.md).
+#: Optimisation steps, batch size, peak learning rate and weight decay (the bundled head's;
+#: its held-out figures are in docs/matcher-report.md).
 STEPS = 600
 BATCH = 32
 LEARNING_RATE = 3e-3

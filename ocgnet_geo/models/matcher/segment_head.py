@@ -3,7 +3,7 @@
 The box a candidate gets is only as good as the matcher's idea of how large the clicked
 object is in the photo. A colour segmentation (GrabCut, :mod:`ocgnet_geo.locate.extent`)
 cuts dense blocks of adjoining roofs short; with the true outline instead, the boxes would
-reach acc@0.5 0.96 on the synthetic leave-one-place-out views (``docs/matcher.md``). This head
+reach acc@0.5 0.96 on the synthetic leave-one-place-out views (the model card). This head
 learns that outline from a click: on a copy of the photo whose long side is
 :data:`SEGMENT_PX`, the frozen trunk runs at twice that size (so one cell is 4 px of the copy)
 and five dilated 3x3 convolutions read, per cell, the trunk's 32 features, the CIELAB colour,
