@@ -203,6 +203,22 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
         "without them when nothing verifies (default auto)",
     )
     p.add_argument(
+        "--register",
+        default="auto",
+        metavar="{auto,sift,xfeat,off}",
+        help="register the whole photo to the raster with local features (SIFT and XFeat: "
+        "auto, the default; or one of them) and carry the click and the object's outline "
+        "through the homography; off: the template search only",
+    )
+    p.add_argument(
+        "--outline",
+        default="photo",
+        metavar="{photo,raster,both}",
+        help="a registered object's outline: from the photo (the segmentation head's outline "
+        "carried through the homography, default), from the raster (a segmentation seeded at "
+        "the registered click), or both combined",
+    )
+    p.add_argument(
         "--refine",
         metavar="{geometric,none}",
         help="verify the best candidates with local features and a robust homography "
@@ -274,6 +290,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
             refine=args.refine,
             max_tiles=args.max_tiles,
             priors=args.priors,
+            register=args.register,
+            outline=args.outline,
         )
     with staged_outputs() as staged:  # both outputs or neither
         if args.out:
@@ -286,6 +304,9 @@ def cmd_locate(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "candidates": result.geojson(),
+                    "status": result.status,
+                    "confident": result.confident,
+                    "photo_footprint": result.footprint_geojson(),
                     "tiles_searched": result.tiles_searched,
                     "seconds": round(result.seconds, 3),
                     "precision": result.precision,
@@ -302,9 +323,11 @@ def cmd_locate(args: argparse.Namespace) -> int:
         )
         for c in result.candidates:
             x, y = c.polygon.centroid.coords[0]
+            how = f"registered by {c.method}, {c.inliers} inliers" if c.registered else c.method
             print(
-                f"  #{c.rank}  score {format_score(c.score)}  centre ({x:.2f}, {y:.2f}) {crs_label(result.crs)}  tile {c.tile}"
+                f"  #{c.rank}  score {format_score(c.score)}  centre ({x:.2f}, {y:.2f}) {crs_label(result.crs)}  ({how})"
             )
+        print(_status_line(result))
         for path in filter(None, (args.out, args.overlay)):
             print(f"wrote {path}")
     return EXIT_OK
@@ -350,6 +373,8 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
                     heading=row.get("heading") or args.heading,
                     refine=args.refine,
                     priors=args.priors,
+                    register=args.register,
+                    outline=args.outline,
                 )
             except InputError as err:
                 failed.append(query_id)
@@ -560,14 +585,33 @@ def _locator(args: argparse.Namespace):
     return locator
 
 
+def _status_line(result) -> str:
+    """One line saying whether the answer can be trusted."""
+    best = result.candidates[0]
+    if result.status == "registered":
+        return (
+            f"found: the photo registered to the raster ({best.method}, {best.inliers} inliers); "
+            f"the object's outline is candidate #1"
+        )
+    if result.status == "unverified":
+        return "unverified: the best candidate is confident but the photo did not register"
+    return (
+        "no confident match in this raster: the photo did not register and the template "
+        "evidence is weak; the candidates are guesses"
+    )
+
+
 def _check_flags(args: argparse.Namespace) -> None:
     """Malformed --heading / --refine values fail before any model is loaded."""
     from ocgnet_geo.locate.matcher_model import parse_heading
     from ocgnet_geo.locate.priors import check_priors
     from ocgnet_geo.locate.refine import check_mode
+    from ocgnet_geo.locate.registration_stage import check_outline, check_register
 
     parse_heading(args.heading)
     check_priors(args.priors)
+    check_register(getattr(args, "register", None))
+    check_outline(getattr(args, "outline", None))
     if args.refine is not None:
         check_mode(args.refine)
 

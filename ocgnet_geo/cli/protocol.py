@@ -272,6 +272,8 @@ PARAMS: dict[str, dict[str, tuple[Check, bool]]] = {
         "heading": (any_value, False),  # checked by the library (a number or "DEG±TOL")
         "refine": (text, False),
         "priors": (text, False),  # auto | off, checked by the library
+        "register": (text, False),  # auto | sift | xfeat | off, checked by the library
+        "outline": (text, False),  # photo | raster | both, checked by the library
     },
     "priors": {
         "query": (text, True),

@@ -138,11 +138,33 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_merge)
 
     p = sub.add_parser("evaluate", help="acc@0.25/0.5, mean IoU, per class, top-3, error in metres")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", help="a CVOGL-layout dataset root (not with --real)")
+    p.add_argument(
+        "--real",
+        metavar="DIR",
+        help="real photos: DIR/objects.json (docs/real-photos.md); each method (--methods) "
+        "locates every object with the bundled model, then every photo is searched in the "
+        "other places' rasters (negatives)",
+    )
+    p.add_argument(
+        "--methods",
+        default="matcher,sift,xfeat,both",
+        help="--real: comma-separated methods: matcher (template only), sift, xfeat, both",
+    )
+    p.add_argument(
+        "--outline", default="photo", help="--real: outline source (photo, raster or both)"
+    )
+    p.add_argument(
+        "--negative-rasters",
+        nargs="*",
+        default=[],
+        help="--real: more rasters of other places to search every photo in",
+    )
+    p.add_argument("--no-negatives", action="store_true", help="--real: skip the negatives")
     p.add_argument("--dataset", default="CVOGL_DroneAerial")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument(
-        "--weights", required=True, help=".safetensors, official .pth.tar or checkpoint.pt"
+        "--weights", help=".safetensors, official .pth.tar or checkpoint.pt (not with --real)"
     )
     p.add_argument(
         "--view", default="drone", choices=["drone", "ground"], help="for official .pth.tar"
@@ -334,6 +356,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ocgnet_geo.train.evaluate import evaluate_boxes, load_weights
     from ocgnet_geo.train.report import build_report, markdown, write_report
 
+    if args.real:
+        return _evaluate_real(args)
+    for flag in ("data", "weights"):
+        if not getattr(args, flag):
+            raise TrainArgumentError(
+                f"--{flag}: required (or evaluate real photos with --real DIR)"
+            )
     if _is_matcher(args.weights):
         return _evaluate_matcher(args)
     if args.leave_one_place_out:
@@ -388,6 +417,36 @@ def _is_matcher(weights: str) -> bool:
     from ocgnet_geo.models.matcher import family_of
 
     return str(weights).endswith(".safetensors") and family_of(weights) == "matcher"
+
+
+def _evaluate_real(args: argparse.Namespace) -> int:
+    """``evaluate --real DIR``: per-object rows, per-method summaries, negatives."""
+    import json
+    import sys
+
+    from ocgnet_geo.locate import Locator
+    from ocgnet_geo.train.real_eval import evaluate_real, markdown
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr))
+    report = evaluate_real(
+        args.real,
+        Locator.demo(),
+        methods=methods,
+        outline=args.outline,
+        negatives=not args.no_negatives,
+        extra_rasters=args.negative_rasters,
+        say=say,
+    )
+    if args.report:
+        from pathlib import Path
+
+        folder = Path(args.report)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "real-report.json").write_text(json.dumps(report, indent=1))
+        (folder / "real-report.md").write_text(markdown(report))
+    print(json.dumps(report) if args.json else markdown(report))
+    return 0
 
 
 def _evaluate_matcher(args: argparse.Namespace) -> int:

@@ -321,6 +321,8 @@ class Worker:
                     refine=params.get("refine"),
                     max_tiles=params.get("max_tiles"),
                     priors=params.get("priors", "auto"),
+                    register=params.get("register", "auto"),
+                    outline=params.get("outline"),
                 )
         except Cancelled as err:
             raise WorkerError("cancelled", f"locate: {err}") from None
@@ -329,6 +331,11 @@ class Worker:
             "crs_authid": crs_label(result.crs) if result.crs.to_authority() else None,
             "candidates_raster_crs": result.geojson(crs="raster"),
             "candidates_epsg4326": result.geojson(),
+            "status": result.status,
+            "confident": result.confident,
+            "register": result.register,
+            "photo_footprint_raster_crs": result.footprint_geojson(crs="raster"),
+            "photo_footprint_epsg4326": result.footprint_geojson(),
             "tiles_searched": result.tiles_searched,
             "tiles_encoded": result.tiles_encoded,
             "seconds": round(result.seconds, 3),

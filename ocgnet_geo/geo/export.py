@@ -41,6 +41,9 @@ RESULT_FIELDS: dict[str, type] = {
     "px_ymax": float,
     "refined": bool,
     "inliers": int,
+    "registered": bool,
+    "method": str,
+    "reprojection_px": float,
 }
 
 #: Decimal places of GeoJSON longitudes/latitudes: 1e-7 degrees is at most 1.1 cm.
@@ -218,11 +221,15 @@ def write_gpkg(
     crs: object,
     layer: str = "candidates",
     metadata: Mapping[str, object] | None = None,
+    extra_layers: Mapping[str, tuple[Sequence, Sequence[Mapping[str, object]]]] | None = None,
 ) -> Path:
     """Write a GeoPackage layer in ``crs`` (the raster's) atomically; returns the path.
 
     Columns follow :data:`RESULT_FIELDS` first (typed), then any other property keys.
     ``metadata`` goes into the layer's GDAL metadata (``gpkg_metadata``), values as JSON.
+    ``extra_layers`` maps further layer names to (polygons, records) in the same ``crs``
+    (the registered photo's ``photo_footprint``), written into the same temporary file
+    before it is renamed.
     """
     import json
 
@@ -235,6 +242,10 @@ def write_gpkg(
         }
     with atomic_path(out) as tmp:
         frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", **extra)
+        for name, (geoms, records) in (extra_layers or {}).items():
+            to_geodataframe(geoms, records, crs).to_file(
+                tmp, layer=name, driver="GPKG", engine="pyogrio"
+            )
     return out
 
 

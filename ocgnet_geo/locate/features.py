@@ -104,7 +104,12 @@ class XFeatFamily:
 
         net = self.net
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+            x = (
+                torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))
+                .permute(2, 0, 1)[None]
+                .float()
+                / 255
+            )
             return net.detectAndComputeDense(x, top_k=MAX_FEATURES)
 
     def match(self, photo: Any, window: Any) -> PointPairs:

@@ -108,6 +108,15 @@ class Candidate:
     #: for models that search them (the matcher); None otherwise.
     scale: float | None = field(default=None, repr=False)
     heading_deg: float | None = field(default=None, repr=False)
+    #: True when the whole photo was registered to the raster (:mod:`.registered`): the
+    #: polygon is the clicked object's outline carried through the homography.
+    registered: bool = False
+    #: ``sift`` / ``xfeat`` for a registered candidate, ``template`` otherwise.
+    method: str = "template"
+    #: Median inlier reprojection error of the registration, in window px (None: template).
+    reprojection_px: float | None = None
+    #: Where a registered outline came from: ``photo``, ``raster``, ``both`` or ``fallback``.
+    outline_source: str = "box"
 
 
 @dataclass
@@ -136,6 +145,38 @@ class LocateResult:
     raster_info: RasterInfo | None = field(default=None, repr=False)
     #: The photo-metadata priors of the search (:class:`~ocgnet_geo.locate.priors.SearchPriors`).
     priors: Any = field(default=None, repr=False)
+    #: The registration mode (``auto``, ``sift``, ``xfeat``, ``off``) and, when the photo
+    #: registered, its footprint on the ground (raster CRS) and the registration.
+    register: str = "off"
+    photo_footprint: shapely.Polygon | None = field(default=None, repr=False)
+    registration: Any = field(default=None, repr=False)
+
+    @property
+    def confident(self) -> bool:
+        """Whether the best candidate's probability reaches
+        :data:`~ocgnet_geo.locate.confidence.CONFIDENT`."""
+        from ocgnet_geo.locate.confidence import CONFIDENT
+
+        return bool(self.candidates) and self.candidates[0].score >= CONFIDENT
+
+    @property
+    def status(self) -> str:
+        """``registered`` (a confident, registered best candidate), ``unverified`` (confident
+        without registration) or ``no_confident_match``."""
+        if not self.confident:
+            return "no_confident_match"
+        return "registered" if self.candidates[0].registered else "unverified"
+
+    def footprint_record(self) -> dict[str, Any]:
+        """The ``photo_footprint`` layer's properties."""
+        reg = self.registration
+        return {
+            "query": self.query,
+            "raster": self.raster,
+            "method": getattr(reg, "method", ""),
+            "inliers": int(getattr(reg, "inliers", 0)),
+            "reprojection_px": float(getattr(reg, "reprojection_px", float("nan"))),
+        }
 
     def records(self) -> list[dict[str, Any]]:
         """One property record per candidate with the result fields of DESIGN.md."""
@@ -157,6 +198,9 @@ class LocateResult:
                 "px_ymax": c.box_px[3],
                 "refined": c.refined,
                 "inliers": c.inliers,
+                "registered": c.registered,
+                "method": c.method,
+                "reprojection_px": c.reprojection_px,
             }
             for c in self.candidates
         ]
@@ -183,6 +227,9 @@ class LocateResult:
             "tiles_searched": self.tiles_searched,
             "tiles_encoded": self.tiles_encoded,
             "seconds": round(self.seconds, 3),
+            "register": self.register,
+            "status": self.status,
+            "confident": self.confident,
             **({"priors": self.priors.metadata()} if self.priors is not None else {}),
         }
 
@@ -191,6 +238,9 @@ class LocateResult:
         a top-level foreign member ``ocgnet`` (RFC 7946 §6.1)."""
         out = check_output_path(path, (".geojson", ".json"))
         doc = {**self.geojson(), "ocgnet": self.metadata()}
+        footprint = self.footprint_geojson()
+        if footprint is not None:
+            doc["photo_footprint"] = footprint
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps(doc, separators=(",", ":")))
         return out
@@ -198,7 +248,33 @@ class LocateResult:
     def to_gpkg(self, path: str | os.PathLike) -> Path:
         """GeoPackage in the raster's CRS, written atomically; :meth:`metadata` (model,
         precision, priors, ...) in the layer metadata as ``ocgnet_<key>`` items."""
-        return write_gpkg(path, self.polygons, self.records(), self.crs, metadata=self.metadata())
+        extra = {}
+        if self.photo_footprint is not None:
+            extra["photo_footprint"] = ([self.photo_footprint], [self.footprint_record()])
+        return write_gpkg(
+            path,
+            self.polygons,
+            self.records(),
+            self.crs,
+            metadata=self.metadata(),
+            extra_layers=extra,
+        )
+
+    def footprint_geojson(self, crs: str = "EPSG:4326") -> dict | None:
+        """The registered photo's footprint as a GeoJSON FeatureCollection of one feature
+        (EPSG:4326, or the raster's CRS with ``crs="raster"``); None without one."""
+        if self.photo_footprint is None:
+            return None
+        if crs != "raster":
+            return geojson_feature_collection(
+                [self.photo_footprint], [self.footprint_record()], self.crs
+            )
+        feature = {
+            "type": "Feature",
+            "properties": self.footprint_record(),
+            "geometry": shapely.geometry.mapping(self.photo_footprint),
+        }
+        return {"type": "FeatureCollection", "features": [feature]}
 
     def geojson(self, crs: str = "EPSG:4326") -> dict:
         """The candidates as a GeoJSON FeatureCollection dict: RFC 7946 in EPSG:4326 (default),
@@ -247,6 +323,10 @@ class Locator:
         )
         self._nodata_tiles: set[str] = set()
         self._masks: OrderedDict[str, np.ndarray] = OrderedDict()
+        from ocgnet_geo.locate.registration_stage import RegistrationStage
+
+        #: Registers photos to raster windows; keeps the windows' features between clicks.
+        self.registration = RegistrationStage()
 
     @classmethod
     def from_weights(
@@ -326,6 +406,8 @@ class Locator:
         refine: str | None = None,
         max_tiles: int | None = None,
         priors: str | bool | None = "auto",
+        register: str | None = "auto",
+        outline: str | None = None,
     ) -> LocateResult:
         """Find the object clicked at ``click`` = (x, y) in photo ``query`` inside ``raster``.
 
@@ -344,6 +426,16 @@ class Locator:
         length and yaw (:mod:`.priors`); when the best candidate of that search does not
         verify, the search is repeated without them and a :class:`PriorFallbackWarning` says
         so; ``"off"`` ignores the metadata. ``result.priors`` tells what was used.
+        ``register``: ``"auto"`` (default) registers the whole photo to the raster with SIFT
+        and XFeat (:mod:`.registered`; drone views only) over the whole search area when it
+        fits one window, else around the best template candidates; the registered object
+        comes first with a calibrated probability, the photo's footprint in
+        ``result.photo_footprint``; ``"sift"``/``"xfeat"`` use one family; ``"off"`` keeps
+        the template search (and ``refine``). ``outline``: the registered object's outline
+        from the ``"photo"`` (default: the segmentation head's outline carried through the
+        homography), the ``"raster"`` (a segmentation seeded at the registered click) or
+        ``"both"``. ``result.status`` says ``registered``, ``unverified`` or
+        ``no_confident_match``.
         """
         from ocgnet_geo.locate.priors import check_priors
 
@@ -360,6 +452,10 @@ class Locator:
         from ocgnet_geo.locate.refine import check_mode
 
         refine = check_mode(refine or getattr(model, "default_refine", "none"))
+        from ocgnet_geo.locate.registration_stage import check_outline, check_register
+
+        register = check_register(register) if model.view == "drone" else "off"
+        outline = check_outline(outline)
         from ocgnet_geo.locate.matcher_model import parse_heading
 
         parse_heading(heading)  # a malformed heading fails before any work
@@ -380,6 +476,7 @@ class Locator:
         search = dict(
             photo=photo, info=info, top_k=top_k, bbox=bbox, bbox_crs=bbox_crs,
             progress=progress, cancel=cancel, refine=refine, max_tiles=max_tiles,
+            register=register, outline=outline,
         )  # fmt: skip
         result = self._search(
             **search,
@@ -502,6 +599,8 @@ class Locator:
         heading,
         photo_gsd_range,
         prior_area,
+        register: str = "off",
+        outline: str = "photo",
     ) -> LocateResult:
         """One search over the tiles of ``bbox`` (or of ``prior_area``, a polygon in the grid
         CRS, when given), with the model's heading and scale searches set."""
@@ -601,7 +700,20 @@ class Locator:
                 f"raster {info.source!r}: no candidate on valid pixels of the search area "
                 f"({len(tiles)} tiles; nodata or outside the raster everywhere the model looked)"
             )
-        if refine == "none":
+        if register != "off":
+            from ocgnet_geo.locate.matcher_model import parse_heading
+            from ocgnet_geo.locate.registered import apply_registration
+            from ocgnet_geo.locate.registration_stage import CANDIDATE_WINDOWS
+
+            result = self._rank(
+                hits, photo, info, top_k + CANDIDATE_WINDOWS, len(tiles), encoded, 0.0
+            )
+            apply_registration(
+                result, self.registration, model, photo, info, raster_key, area,
+                parse_heading(heading), photo_gsd_range, register, outline, top_k,
+                cancel=cancel, progress=report,
+            )  # fmt: skip
+        elif refine == "none":
             result = self._rank(hits, photo, info, top_k, len(tiles), encoded, 0.0)
         else:
             from ocgnet_geo.locate.refine import REFINE_TOP, refine_candidates
@@ -623,7 +735,9 @@ class Locator:
             result.best_attention = next(
                 h.attention for tile, h in hits if tile is result.best_tile
             )
-        result.refine = refine
+        if register == "off":
+            _as_probabilities(result)
+        result.refine = refine if register == "off" else "none"
         result.seconds = time.perf_counter() - start
         return result
 
@@ -774,6 +888,13 @@ def where_searched(
         scales=pick(hits.scales),
         headings_deg=pick(hits.headings_deg),
     )
+
+
+def _as_probabilities(result: LocateResult) -> None:
+    """Template-only scores as capped probabilities (:mod:`.confidence`), ranks kept."""
+    from ocgnet_geo.locate.confidence import template_probability
+
+    result.candidates = [replace(c, score=template_probability(c.score)) for c in result.candidates]
 
 
 def _per_box(hits: list, name: str) -> list[float | None]:

@@ -1,9 +1,10 @@
 """The overlay PNG of a result: what the analyst clicked, and where the model looked.
 
-Left: the photo with the click marked. Right: the best candidate's tile, tinted orange where
-the model's cross-view attention is high, with the ranked candidates that fall in it outlined
-(rank 1 thickest). A caption names the
-model, view, precision mode, scores and search size.
+Left: the photo with the click marked. Right, when the photo registered: the raster around
+the photo's footprint (blue) with the clicked object's outline (red) and the other
+candidates; otherwise the best candidate's tile, tinted orange where the model's cross-view
+attention is high, with the ranked candidates that fall in it outlined (rank 1 thickest). A
+caption names the model, view, precision mode, scores, the answer's status and search size.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def render_overlay(result: Any, path: str | os.PathLike) -> Path:
     from PIL import Image, ImageDraw
 
     photo = _photo_panel(result)
-    tile = _tile_panel(result)
+    registered = getattr(result, "photo_footprint", None) is not None
+    tile = _registered_panel(result) if registered else _tile_panel(result)
     priors = getattr(result, "priors", None)
     caption_h = 58 if priors is not None else 40
     canvas = Image.new(
@@ -45,9 +47,16 @@ def render_overlay(result: Any, path: str | os.PathLike) -> Path:
     canvas.paste(tile, (photo.width + 20, 10))
     draw = ImageDraw.Draw(canvas)
     best = result.candidates[0]
+    if getattr(best, "registered", False):
+        how = f"registered by {best.method}, {best.inliers} inliers"
+    elif getattr(best, "refined", False):
+        how = f"verified, {best.inliers} inliers"
+    else:
+        how = "not registered"
+    status = getattr(result, "status", "")
     lines = [
-        f"model {result.model} ({result.view}, {result.precision})  |  best score {format_score(best.score)} in tile {best.tile}"
-        f"{f' (verified, {best.inliers} inliers)' if getattr(best, 'refined', False) else ''}  |  "
+        f"{status.replace('_', ' ')}: best score {format_score(best.score)} ({how})  |  "
+        f"model {result.model} ({result.view}, {result.precision})  |  "
         f"{len(result.candidates)} candidates from {result.tiles_searched} tiles",
         f"photo {Path(result.query).name} click ({result.click[0]:.0f}, {result.click[1]:.0f})  |  "
         f"raster {Path(result.raster).name} at {result.gsd_m:.2f} m/px  |  {result.seconds:.1f} s",
@@ -117,6 +126,50 @@ def _tile_panel(result: Any):
             font=font,
             stroke_width=2,
             stroke_fill=(0, 0, 0),
+        )
+    return panel
+
+
+def _registered_panel(result: Any):
+    """The raster around the registered photo's footprint and the object's outline, north-up
+    in the registration window's CRS, with every candidate's polygon drawn."""
+    from PIL import Image, ImageDraw
+
+    window = result.best_tile
+    polygons = reproject_geometries(result.polygons, result.crs, window.crs)
+    footprint = reproject_geometries(np.array([result.photo_footprint]), result.crs, window.crs)[0]
+    minx, miny, maxx, maxy = shapely.union(footprint, polygons[0]).bounds
+    pad = 0.12 * max(maxx - minx, maxy - miny)
+    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
+    step = max(maxx - minx, maxy - miny) / PANEL_PX
+    width, height = max(1, round((maxx - minx) / step)), max(1, round((maxy - miny) / step))
+    metres = window.gsd_m / abs(window.transform.a)
+    view = TileSpec(
+        "overlay", window.crs, Affine(step, 0, minx, 0, -step, maxy), width, height, step * metres
+    )
+    info = result.raster_info or open_raster(result.raster)
+    rgb, _ = read_tile(info, view)
+    panel = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(panel)
+    inverse = ~view.transform
+
+    def ring(geometry) -> list[tuple[float, float]]:
+        xs, ys = shapely.get_coordinates(shapely.get_exterior_ring(geometry)).T
+        cols, rows = inverse @ (xs, ys)
+        return list(zip(cols.tolist(), rows.tolist(), strict=True))
+
+    draw.line(ring(footprint), fill=(40, 120, 255), width=3)
+    font = _font(14)
+    for candidate, polygon in reversed(list(zip(result.candidates, polygons, strict=True))):
+        if not polygon.intersects(shapely.box(minx, miny, maxx, maxy)):
+            continue
+        colour = RANK_COLOURS[(candidate.rank - 1) % len(RANK_COLOURS)]
+        points = ring(polygon)
+        draw.line(points, fill=colour, width=4 if candidate.rank == 1 else 2)
+        label = f"#{candidate.rank} {format_score(candidate.score)}"
+        x, y = min(p[0] for p in points), min(p[1] for p in points)
+        draw.text(
+            (x + 1, y - 17), label, fill=colour, font=font, stroke_width=2, stroke_fill=(0, 0, 0)
         )
     return panel
 

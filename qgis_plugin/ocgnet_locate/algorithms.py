@@ -25,7 +25,7 @@ from qgis.core import (
 )
 
 from . import settings
-from .fields import features_from_collection, result_fields
+from .fields import features_from_collection, footprint_fields, result_fields
 from .inputs import BUNDLED_LABEL, VIEWS, InputError, check_weights, parse_heading, raster_file
 from .runtime import shared_client
 from .worker_client import WorkerError
@@ -43,6 +43,28 @@ class _Common:
     top_k: int
     sink: QgsFeatureSink
     dest: str
+    #: the optional FOOTPRINT output (registered photo outlines), None when not asked for
+    footprint_sink: QgsFeatureSink | None = None
+    footprint_dest: str | None = None
+
+    def add_result(self, result: dict) -> int:
+        """Add one worker ``locate`` result's candidates (and its registered photo's
+        footprint, when there is one and FOOTPRINT is asked for); returns the candidates."""
+        features = features_from_collection(result["candidates_raster_crs"], result_fields())
+        self.sink.addFeatures(features, QgsFeatureSink.FastInsert)
+        if self.footprint_sink is not None:
+            footprint = features_from_collection(
+                result.get("photo_footprint_raster_crs"), footprint_fields()
+            )
+            self.footprint_sink.addFeatures(footprint, QgsFeatureSink.FastInsert)
+        return len(features)
+
+    def outputs(self) -> dict:
+        """The algorithm's outputs: OUTPUT, and FOOTPRINT when it was asked for."""
+        outputs = {"OUTPUT": self.dest}
+        if self.footprint_sink is not None:
+            outputs["FOOTPRINT"] = self.footprint_dest
+        return outputs
 
     def locate_params(self, query: str, click: list[float], view: str, heading=None) -> dict:
         """The worker's ``locate`` params; ``heading`` (text, e.g. a CSV cell) overrides
@@ -116,6 +138,15 @@ class _LocateBase(QgsProcessingAlgorithm):
                 "OUTPUT", "Candidates", QgsProcessing.TypeVectorPolygon
             )
         )
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(
+                "FOOTPRINT",
+                "Photo footprint (the registered photo's outline)",
+                QgsProcessing.TypeVectorPolygon,
+                optional=True,
+                createByDefault=False,
+            )
+        )
 
     def _common(self, parameters, context):
         layer = self.parameterAsRasterLayer(parameters, "INPUT", context)
@@ -139,7 +170,12 @@ class _LocateBase(QgsProcessingAlgorithm):
         )
         if sink is None:
             raise QgsProcessingException("could not create the output layer")
-        return _Common(layer, raster, weights, heading, bbox, top_k, sink, dest)
+        common = _Common(layer, raster, weights, heading, bbox, top_k, sink, dest)
+        # optional: no sink (None) when FOOTPRINT is not asked for
+        common.footprint_sink, common.footprint_dest = self.parameterAsSink(
+            parameters, "FOOTPRINT", context, footprint_fields(), QgsWkbTypes.Polygon, layer.crs()
+        )
+        return common
 
     @staticmethod
     def _locate(params: dict, weights: str, view: str, feedback, share=(0.0, 1.0)) -> dict | None:
@@ -176,7 +212,10 @@ class LocateAlgorithm(_LocateBase):
         return (
             "Finds the object at pixel (CLICK_X, CLICK_Y) of a drone or street photo in a "
             "georeferenced raster. Output: ranked candidate polygons (rank, score, …, refined, "
-            "inliers) in the raster's CRS. Without WEIGHTS it uses the bundled matcher (drone "
+            "inliers, registered, method, reprojection_px) in the raster's CRS; score is the "
+            "probability that the candidate is the object (below 0.5: not confident). "
+            "FOOTPRINT (optional): the registered photo's outline, when the engine "
+            "registered one. Without WEIGHTS it uses the bundled matcher (drone "
             "and aerial photos). Runs in the ocgnet-geo worker (see the plugin settings, or "
             "set OCGNET_PYTHON)."
         )
@@ -224,10 +263,11 @@ class LocateAlgorithm(_LocateBase):
         params = common.locate_params(os.path.abspath(photo), click, view)
         result = self._locate(params, common.weights, view, feedback)
         if result is not None:
-            features = features_from_collection(result["candidates_raster_crs"], result_fields())
-            common.sink.addFeatures(features, QgsFeatureSink.FastInsert)
-            feedback.pushInfo(f"{len(features)} candidates in {result.get('seconds', 0):.1f} s")
-        return {"OUTPUT": common.dest}
+            count = common.add_result(result)
+            feedback.pushInfo(f"{count} candidates in {result.get('seconds', 0):.1f} s")
+            if result.get("status"):
+                feedback.pushInfo(f"status: {result['status']}")
+        return common.outputs()
 
 
 class LocateBatchAlgorithm(_LocateBase):
@@ -244,8 +284,9 @@ class LocateBatchAlgorithm(_LocateBase):
             "Locates every row of a CSV with columns query,click_x,click_y and optional view "
             "(drone/ground; default: the VIEW parameter) and heading (DEG or DEG±TOL; default: "
             "the HEADING parameter). Relative photo paths are read beside "
-            "the CSV. All candidates go into one layer in the raster's CRS; rows that fail "
-            "are reported and skipped."
+            "the CSV. All candidates go into one layer in the raster's CRS, the registered "
+            "photos' outlines into FOOTPRINT (optional); rows that fail are reported and "
+            "skipped."
         )
 
     def createInstance(self):
@@ -292,8 +333,7 @@ class LocateBatchAlgorithm(_LocateBase):
                 continue
             if result is None:
                 break
-            features = features_from_collection(result["candidates_raster_crs"], result_fields())
-            common.sink.addFeatures(features, QgsFeatureSink.FastInsert)
+            common.add_result(result)
             located += 1
         feedback.pushInfo(f"{located} of {len(rows)} rows located")
-        return {"OUTPUT": common.dest}
+        return common.outputs()

@@ -49,7 +49,8 @@ from .inputs import (
 from .map_tool import RectangleMapTool
 from .photo_view import PhotoView
 from .prior_layer import replace_prior_layers
-from .result_layer import best_extent, build_result_layer
+from .result_layer import best_extent, build_result_layers
+from .summary import run_message
 from .task import LocateTask
 from .worker_client import WorkerClient, WorkerError
 
@@ -84,6 +85,8 @@ class LocateDock(QgsDockWidget):
         self.client = client
         self.task: LocateTask | None = None
         self.last_layer = None
+        #: the registered photo's footprint layer of the last run, or None
+        self.last_footprint = None
         self.prior_layers: list = []
         self.drawn_rect: QgsRectangle | None = None  # in the canvas CRS at drawing time
         self.drawn_crs = None
@@ -364,7 +367,7 @@ class LocateDock(QgsDockWidget):
         self.cancel_button.setEnabled(False)
         if task.restart_message:
             self.message(task.restart_message, Qgis.Warning)
-        layer = None
+        layer = self.last_footprint = None
         if task.error is not None:
             if task.error.code == "cancelled":
                 self.stage.setText("cancelled")
@@ -382,12 +385,16 @@ class LocateDock(QgsDockWidget):
 
     def _add_result(self, task: LocateTask):
         result = task.result
+        self.last_footprint = None
         count = len(result["candidates_raster_crs"].get("features", []))
         if count == 0:
             self.stage.setText("no candidates")
             self.message("no candidate found in the search area", Qgis.Warning)
             return None
-        layer = build_result_layer(result, task.request.raster_crs, task.request.photo)
+        layer, footprint = build_result_layers(result, task.request.raster_crs, task.request.photo)
+        if footprint is not None:  # below the candidates in the layer tree
+            QgsProject.instance().addMapLayer(footprint)
+            self.last_footprint = footprint
         QgsProject.instance().addMapLayer(layer)
         canvas = self.iface.mapCanvas()
         rect = best_extent(layer, canvas.mapSettings().destinationCrs())
@@ -397,14 +404,8 @@ class LocateDock(QgsDockWidget):
         best = next(f for f in layer.getFeatures() if f["rank"] == 1)
         self.progress.setValue(100)
         self.stage.setText(f"done in {result.get('seconds', 0):.1f} s")
-        verified = f", verified with {best['inliers']} inliers" if best["refined"] else ""
-        self.message(
-            f"{count} candidates in {task.request.raster_name} "
-            f"(best score {best['score']:.3g}{verified}, "
-            f"{result.get('tiles_searched', '?')} tiles, "
-            f"{result.get('seconds', 0):.1f} s) → layer {layer.name()!r}",
-            Qgis.Success,
-        )
+        text, level = run_message(result, best, count, task.request.raster_name, layer.name())
+        self.message(text, level)
         return layer
 
     # --- teardown --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The result fields of a located candidate (DESIGN.md) and GeoJSON → ``QgsFeature``."""
+"""The result fields of a located candidate and of the photo footprint (DESIGN.md), and
+GeoJSON → ``QgsFeature``."""
 
 from __future__ import annotations
 
@@ -23,16 +24,37 @@ RESULT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
     ("px_ymax", QVariant.Double),
     ("refined", QVariant.Bool),  # geometric verification held and moved the box
     ("inliers", QVariant.Int),  # inliers of its homography (0: not verified)
+    # registration (null from engines without it)
+    ("registered", QVariant.Bool),  # the photo was registered to the raster here
+    ("method", QVariant.String),  # "sift", "xfeat" or "template"
+    ("reprojection_px", QVariant.Double),  # the registration's reprojection error (px)
 )
 FIELD_NAMES = tuple(name for name, _ in RESULT_FIELDS)
+
+#: ``(name, type)`` of the registered photo's footprint (the worker's ``photo_footprint_*``).
+FOOTPRINT_FIELDS: tuple[tuple[str, QVariant.Type], ...] = (
+    ("query", QVariant.String),
+    ("method", QVariant.String),
+    ("inliers", QVariant.Int),
+    ("reprojection_px", QVariant.Double),
+)
+
+
+def _fields(spec: tuple[tuple[str, QVariant.Type], ...]) -> QgsFields:
+    fields = QgsFields()
+    for name, kind in spec:
+        fields.append(QgsField(name, kind))
+    return fields
 
 
 def result_fields() -> QgsFields:
     """A fresh ``QgsFields`` with the result fields."""
-    fields = QgsFields()
-    for name, kind in RESULT_FIELDS:
-        fields.append(QgsField(name, kind))
-    return fields
+    return _fields(RESULT_FIELDS)
+
+
+def footprint_fields() -> QgsFields:
+    """A fresh ``QgsFields`` with the photo footprint's fields."""
+    return _fields(FOOTPRINT_FIELDS)
 
 
 def geometry_from_geojson(geometry: dict) -> QgsGeometry:
@@ -50,17 +72,22 @@ def geometry_from_geojson(geometry: dict) -> QgsGeometry:
     raise ValueError(f"geometry type {kind!r}: expected Polygon or MultiPolygon")
 
 
-def features_from_collection(collection: dict, fields: QgsFields | None = None) -> list[QgsFeature]:
-    """Features (result fields + polygon) from a worker FeatureCollection, ranked best first."""
+def features_from_collection(
+    collection: dict | None, fields: QgsFields | None = None
+) -> list[QgsFeature]:
+    """Features (``fields``, default the result fields, + polygon) from a worker
+    FeatureCollection (None: no features), ranked best first when ``fields`` has ``rank``.
+    Properties missing from the worker's answer (older engines) are null."""
     fields = fields or result_fields()
     features = []
-    for item in collection.get("features", []):
+    for item in (collection or {}).get("features") or []:
         feature = QgsFeature(fields)
         feature.setGeometry(geometry_from_geojson(item["geometry"]))
         properties = item.get("properties") or {}
-        for name in FIELD_NAMES:
-            if fields.indexOf(name) >= 0:
-                feature[name] = properties.get(name)
+        for name in fields.names():
+            if name in properties:
+                feature[name] = properties[name]
         features.append(feature)
-    features.sort(key=lambda f: f["rank"])
+    if fields.indexOf("rank") >= 0:
+        features.sort(key=lambda f: f["rank"])
     return features

@@ -110,8 +110,10 @@ def test_locate_makes_a_styled_layer_in_the_raster_crs(
     assert isinstance(layer.renderer(), QgsRuleBasedRenderer) and layer.labelsEnabled()
     canvas_extent = qgis_iface.mapCanvas().extent()
     assert canvas_extent.contains(features[0].geometry().boundingBox().center())
-    successes = qgis_iface.messageBar().get_messages(Qgis.Success)
-    assert successes and f"{TOP_K} candidates" in successes[-1]
+    # a success, or (random weights, an engine with calibrated scores) an amber warning
+    bar = qgis_iface.messageBar()
+    summaries = bar.get_messages(Qgis.Success) + bar.get_messages(Qgis.Warning)
+    assert summaries and f"{TOP_K} candidates" in summaries[-1]
 
     # the GeoPackage holds the table and its default style: it survives a restart
     path = layer.source().split("|")[0]
