@@ -5,7 +5,7 @@
 # By default it locates the bundled demo (ocgnet_geo/assets/demo: query.jpg, the click in
 # demo.json, the Zürich SWISSIMAGE crop) with the bundled matcher. Other inputs by
 # environment: SHOT_RASTER, SHOT_PHOTO, SHOT_CLICK=x,y, SHOT_WEIGHTS (a file; empty: the
-# bundled matcher), SHOT_HEADING (e.g. 20±30). OCGNET_PYTHON: the worker's interpreter
+# bundled matcher), SHOT_HEADING (e.g. 20±30), SHOT_TABLE=1 (open the attribute table). OCGNET_PYTHON: the worker's interpreter
 # (default: the repository's .venv).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; repo="$(cd "$here/../.." && pwd)"

@@ -3,7 +3,8 @@ start the OCGNet Locate plugin, click the photo, Locate, then write ``$SHOT_DONE
 
 Defaults: the bundled demo (``$SHOT_DEMO/demo.json``: photo, click, raster) and the bundled
 matcher (the first weights entry); ``SHOT_RASTER``, ``SHOT_PHOTO``, ``SHOT_CLICK`` (x,y)
-and ``SHOT_HEADING`` override them (``OCGNET_WEIGHTS`` picks a weights file)."""
+and ``SHOT_HEADING`` override them (``OCGNET_WEIGHTS`` picks a weights file); ``SHOT_TABLE``
+(non-empty) opens the result layer's attribute table."""
 
 import json
 import os
@@ -41,6 +42,8 @@ if browser is not None:
 
 
 def finished(result) -> None:
+    if os.environ.get("SHOT_TABLE") and result is not None:
+        iface.showAttributeTable(result)  # the attribute table of the result layer
     QTimer.singleShot(1500, drop_task_notice)  # QGIS's own "Task complete" hides our summary
     QTimer.singleShot(2000, lambda: DONE.write_text(f"finished {result is not None}\n"))
 

@@ -29,10 +29,15 @@ import numpy as np
 
 from ocgnet_geo.errors import InputError
 
-#: Keypoints per image and family.
+#: Keypoints per image and family (the window's; XFeat's photo keeps fewer, see below).
 MAX_FEATURES = 8000
+#: XFeat features of the photo: the mutual nearest-neighbour matching costs photo x window
+#: dot products, and a photo is a small part of its window.
+XFEAT_PHOTO_FEATURES = 4096
 #: Lowe's ratio of the SIFT matching.
 SIFT_RATIO = 0.8
+#: XFeat needs images of at least this many px a side (it works on multiples of 32).
+XFEAT_MIN_SIDE = 64
 #: Sub-pixel refinement confidence below which XFeat's semi-dense matches are dropped.
 XFEAT_FINE_CONFIDENCE = 0.25
 
@@ -94,28 +99,28 @@ class XFeatFamily:
             return self._net
 
     def window_features(self, window_rgb: np.ndarray) -> Any:
-        return self._dense(window_rgb)
+        return self._dense(window_rgb, MAX_FEATURES)
 
     def photo_features(self, photo_rgb: np.ndarray) -> Any:
-        return self._dense(photo_rgb)
+        return self._dense(photo_rgb, XFEAT_PHOTO_FEATURES)
 
-    def _dense(self, rgb: np.ndarray) -> Any:
+    def _dense(self, rgb: np.ndarray, top_k: int) -> Any:
         import torch
 
+        if min(rgb.shape[:2]) < XFEAT_MIN_SIDE:
+            return None
         net = self.net
         with torch.inference_mode():
-            x = (
-                torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))
-                .permute(2, 0, 1)[None]
-                .float()
-                / 255
-            )
-            return net.detectAndComputeDense(x, top_k=MAX_FEATURES)
+            pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))
+            x = pixels.permute(2, 0, 1)[None].float() / 255
+            return net.detectAndComputeDense(x, top_k=top_k)
 
     def match(self, photo: Any, window: Any) -> PointPairs:
         import torch
 
         net = self.net
+        if photo is None or window is None:
+            return _empty()
         if photo["descriptors"].shape[1] < 2 or window["descriptors"].shape[1] < 2:
             return _empty()
         with torch.inference_mode():

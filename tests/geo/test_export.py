@@ -51,6 +51,9 @@ def records(n: int = 2) -> list[dict]:
             "px_ymax": float(BOXES[i, 3]),
             "refined": i == 0,
             "inliers": 40 if i == 0 else 3,
+            "registered": i == 0,
+            "method": "xfeat" if i == 0 else "template",
+            "reprojection_px": 1.5 if i == 0 else None,
         }
         for i in range(n)
     ]
@@ -95,6 +98,7 @@ def test_gpkg_keeps_raster_crs_fields_and_geometry(tmp_path: Path) -> None:
     types = dict(zip(info["fields"], info["dtypes"], strict=True))
     assert types["rank"] == "int64" and types["score"] == "float64" and types["view"] == "object"
     assert types["refined"] == "bool" and types["inliers"] == "int64"
+    assert types["registered"] == "bool" and types["reprojection_px"] == "float64"
     frame = pyogrio.read_dataframe(out)
     assert frame["rank"].tolist() == [1, 2]
     for got, want in zip(frame.geometry, polygons, strict=True):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from PIL import Image
 from rasterio.windows import Window
 
@@ -68,16 +69,16 @@ def test_heading_convention_and_location(locator, tmp_path, heading) -> None:
 def test_heading_hint_narrows_the_search(locator, tmp_path) -> None:
     photo, click, _ = _photo(tmp_path, 100.0)
     raster = demo_case().raster
-    hinted = locator.locate(photo, click, raster, refine="none", heading="100±20")
+    hinted = locator.locate(photo, click, raster, refine="none", heading="100±20", register="off")
     assert abs(((hinted.candidates[0].heading_deg - 100) + 180) % 360 - 180) <= 20
-    wrong = locator.locate(photo, click, raster, refine="none", heading="280±20")
+    wrong = locator.locate(photo, click, raster, refine="none", heading="280±20", register="off")
     assert all(abs(((c.heading_deg - 280) + 180) % 360 - 180) <= 20 for c in wrong.candidates)
     assert wrong.candidates[0].score < hinted.candidates[0].score
 
 
 def test_geometric_refinement_moves_and_marks_candidates(locator, tmp_path) -> None:
     photo, click, (x, y) = _photo(tmp_path, 30.0, size=200, zoom=2.0)  # a finer photo
-    res = locator.locate(photo, click, demo_case().raster)
+    res = locator.locate(photo, click, demo_case().raster, register="off")
     best = res.candidates[0]
     assert best.refined and best.inliers >= 15 and res.refine == "geometric"
     cx, cy = best.polygon.centroid.coords[0]
@@ -85,6 +86,19 @@ def test_geometric_refinement_moves_and_marks_candidates(locator, tmp_path) -> N
     assert sum(c.score for c in res.candidates) <= 1 + 1e-9
     record = res.records()[0]
     assert record["refined"] is True and record["inliers"] == best.inliers
+
+
+@pytest.mark.parametrize("heading", [30.0, 200.0])
+def test_registration_carries_the_click_onto_the_map(locator, tmp_path, heading) -> None:
+    """A rendered view at any heading registers (SIFT or XFeat): the clicked point's true
+    position lies inside the outline, the outline is near it, and the footprint holds it."""
+    photo, click, (x, y) = _photo(tmp_path, heading, size=200, zoom=2.0)
+    res = locator.locate(photo, click, demo_case().raster)
+    best = res.candidates[0]
+    assert res.status == "registered" and best.registered and best.score >= 0.5
+    assert best.polygon.buffer(1.0).contains(shapely.Point(x, y))
+    assert res.photo_footprint.contains(shapely.Point(x, y))
+    assert res.records()[0]["method"] in ("sift", "xfeat")
 
 
 @pytest.mark.parametrize("heading", [0.0, 90.0])

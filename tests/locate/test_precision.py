@@ -128,7 +128,9 @@ def test_progress_and_cancel_with_batches(utm_spot_raster: Path, photo: Path) ->
     model = BatchingDouble()
     seen: list[float] = []
     locator = Locator(model, batch_bytes=3)
-    result = locator.locate(photo, (10, 10), utm_spot_raster, progress=lambda f, m: seen.append(f))
+    result = locator.locate(
+        photo, (10, 10), utm_spot_raster, progress=lambda f, m: seen.append(f), register="off"
+    )
     assert locator.batch_size == 3 and model.batches[0] == 3
     assert sum(model.batches) == result.tiles_encoded == result.tiles_searched
     assert seen == sorted(seen) and len(seen) == result.tiles_searched and seen[-1] == 1.0

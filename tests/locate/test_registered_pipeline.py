@@ -58,7 +58,9 @@ def test_photo_footprint_covers_the_object_and_is_in_the_raster_crs(registered) 
     assert 0.5 * 230 * 130 < footprint.area < 2 * 230 * 130
 
 
-def test_outputs_carry_the_registration_fields_and_the_footprint_layer(registered, tmp_path) -> None:
+def test_outputs_carry_the_registration_fields_and_the_footprint_layer(
+    registered, tmp_path
+) -> None:
     _, result = registered
     gpkg = result.to_gpkg(tmp_path / "r.gpkg")
     layers = [name for name, _ in pyogrio.list_layers(gpkg)]
@@ -133,7 +135,7 @@ def test_a_damaged_weights_file_inside_the_package_is_named(monkeypatch, tmp_pat
 
     damaged = tmp_path / "xfeat.pt"
     shutil.copy(features.xfeat_weights_path(), damaged)
-    damaged.write_bytes(damaged.read_bytes()[: 100_000])  # truncated
+    damaged.write_bytes(damaged.read_bytes()[:100_000])  # truncated
     monkeypatch.setattr(features, "xfeat_weights_path", lambda: str(damaged))
     obj = OBJECTS[0]
     code = main(
