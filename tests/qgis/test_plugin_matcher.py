@@ -97,7 +97,10 @@ def test_panel_locates_the_demo_block_with_the_bundled_matcher(
     best = rank_one(layer)
     assert box_iou(best.geometry(), demo["truth"]) >= 0.5
     assert best["refined"] and best["inliers"] > 0
-    assert task.result["refine"] == "geometric"
+    # the demo view registers to the raster: the answer is confident and says so
+    assert task.result["status"] == "registered" and best["registered"]
+    assert task.result["photo_footprint_raster_crs"]["features"]
+    assert dock.last_footprint is not None and dock.last_footprint.featureCount() == 1
     # engines with the registration stage say "registered by …", older ones "verified with"
     summary = last_message(qgis_iface, Qgis.Success)
     assert "verified with" in summary or "registered by" in summary
