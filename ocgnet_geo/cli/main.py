@@ -212,11 +212,11 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--outline",
-        default="photo",
+        default="both",
         metavar="{photo,raster,both}",
-        help="a registered object's outline: from the photo (the segmentation head's outline "
-        "carried through the homography, default), from the raster (a segmentation seeded at "
-        "the registered click), or both combined",
+        help="a registered object's outline: cut out of the raster at the registered click, "
+        "sized by the photo's outline carried through the homography (both, the default); "
+        "the photo's outline alone (photo); or the raster cut sized by the footprint (raster)",
     )
     p.add_argument(
         "--refine",

@@ -152,7 +152,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="--real: comma-separated methods: matcher (template only), sift, xfeat, both",
     )
     p.add_argument(
-        "--outline", default="photo", help="--real: outline source (photo, raster or both)"
+        "--outline", default="both", help="--real: outline source (photo, raster or both)"
     )
     p.add_argument(
         "--negative-rasters",

@@ -88,14 +88,10 @@ def _uniform(photo_rgb: np.ndarray) -> bool:
     return bool(photo_rgb[::step, ::step].reshape(-1, 3).std(axis=0).max() < 1.0)
 
 
-def object_segment(
-    photo_rgb: np.ndarray, click: tuple[float, float], prior: np.ndarray | None = None
-) -> Segment | None:
+def object_segment(photo_rgb: np.ndarray, click: tuple[float, float]) -> Segment | None:
     """The clicked object's segment in ``photo_rgb`` (uint8 (H, W, 3) RGB; ``click`` (x, y) in
     its continuous px), or None when the segmentation finds nothing (a uniform photo, a click
-    on the border, a segment below :data:`MIN_AREA_SHARE` of the photo). ``prior``, a boolean
-    (H, W) mask of where the object probably is (another view's outline carried across),
-    replaces the "probably object" disc."""
+    on the border, a segment below :data:`MIN_AREA_SHARE` of the photo)."""
     import cv2
 
     from ocgnet_geo.locate.verify import seeded_rng
@@ -109,10 +105,7 @@ def object_segment(
     sh, sw = small.shape[:2]
     if not (0 <= cx < sw and 0 <= cy < sh) or _uniform(small):
         return None
-    likely = None
-    if prior is not None:
-        likely = cv2.resize(prior.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
-    mask = _seed_mask(sh, sw, (cx, cy), likely)
+    mask = _seed_mask(sh, sw, (cx, cy))
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     with seeded_rng(0):
         try:
@@ -166,18 +159,15 @@ def _hull(inside: np.ndarray, fx: float, fy: float) -> np.ndarray:
     return hull / np.array([fx, fy])
 
 
-def _seed_mask(
-    h: int, w: int, click: tuple[float, float], likely: np.ndarray | None = None
-) -> np.ndarray:
-    """GrabCut's initial labels (module docstring) for an (h, w) image; ``likely`` (h, w)
-    marks the "probably object" pixels instead of the disc."""
+def _seed_mask(h: int, w: int, click: tuple[float, float]) -> np.ndarray:
+    """GrabCut's initial labels (module docstring) for an (h, w) image."""
     import cv2
 
     long_side = max(h, w)
     yy, xx = np.mgrid[:h, :w]
     r = np.hypot(xx + 0.5 - click[0], yy + 0.5 - click[1])
     mask = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
-    mask[r < LIKELY_RADIUS * long_side if likely is None else likely] = cv2.GC_PR_FGD
+    mask[r < LIKELY_RADIUS * long_side] = cv2.GC_PR_FGD
     mask[r < SURE_RADIUS * long_side] = cv2.GC_FGD
     b = max(2, long_side // 64)
     mask[:b] = cv2.GC_BGD

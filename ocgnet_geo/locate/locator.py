@@ -431,10 +431,11 @@ class Locator:
         fits one window, else around the best template candidates; the registered object
         comes first with a calibrated probability, the photo's footprint in
         ``result.photo_footprint``; ``"sift"``/``"xfeat"`` use one family; ``"off"`` keeps
-        the template search (and ``refine``). ``outline``: the registered object's outline
-        from the ``"photo"`` (default: the segmentation head's outline carried through the
-        homography), the ``"raster"`` (a segmentation seeded at the registered click) or
-        ``"both"``. ``result.status`` says ``registered``, ``unverified`` or
+        the template search (and ``refine``). ``outline``: the registered object's outline:
+        ``"both"`` (default) cuts it out of the raster at the registered click, sized by the
+        photo's outline (the segmentation head's) carried through the homography;
+        ``"photo"`` is that carried outline itself; ``"raster"`` the cut sized from the
+        photo's footprint. ``result.status`` says ``registered``, ``unverified`` or
         ``no_confident_match``.
         """
         from ocgnet_geo.locate.priors import check_priors

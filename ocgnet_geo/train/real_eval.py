@@ -116,7 +116,7 @@ def evaluate_real(
     folder: str | Path,
     locator: Any,
     methods: Sequence[str] = tuple(METHODS),
-    outline: str = "photo",
+    outline: str = "both",
     negatives: bool = True,
     extra_rasters: Sequence[str | Path] = (),
     say: Callable[[str], None] = lambda line: None,

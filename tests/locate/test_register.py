@@ -74,7 +74,7 @@ def test_photo_scales_nearest_ladder_step_first() -> None:
 
 
 def test_modes_are_checked_in_one_line() -> None:
-    assert check_register(None) == "auto" and check_outline(None) == "photo"
+    assert check_register(None) == "auto" and check_outline(None) == "both"
     with pytest.raises(RegisterModeError, match="register 'orb'"):
         check_register("orb")
     with pytest.raises(RegisterModeError, match="outline 'box'"):
