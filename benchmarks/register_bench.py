@@ -63,7 +63,7 @@ def bench(name: str, make, photo: Path, raster: Path, runs: int, **kwargs) -> No
     for run in range(runs):
         locator = make()
         if kwargs.get("register") != "off" and hasattr(locator, "registration"):
-            locator.registration.families("auto")[1].net  # load XFeat before the clock
+            _ = locator.registration.families("auto")[1].net  # load XFeat before the clock
         seconds, last = timed(locator, photo, CLICKS[run % len(CLICKS)], raster, **kwargs)
         cold.append(seconds)
         for click in CLICKS[1:] if run == 0 else []:
