@@ -140,6 +140,7 @@ def evaluate_real(
                 "place": obj.place,
                 "method": method,
                 **score_candidate(best.polygon, truth, unit),
+                "click_hit": registered_click_hit(result, truth),
                 "score": round(float(best.score), 4),
                 "status": result.status,
                 "registered": bool(best.registered),
@@ -160,6 +161,19 @@ def evaluate_real(
     return report
 
 
+def registered_click_hit(result: Any, truth: shapely.Polygon) -> bool | None:
+    """Whether the registered click (the photo click through the homography) lies in the
+    true box (raster CRS); None when nothing registered."""
+    from ocgnet_geo.geo.boxes import reproject_geometries
+
+    reg, window = getattr(result, "registration", None), result.best_tile
+    if reg is None or window is None:
+        return None
+    point = shapely.Point(window.transform @ reg.click)
+    point = reproject_geometries(np.array([point]), window.crs, result.crs)[0]
+    return bool(truth.covers(point))
+
+
 def summarise(rows: list[dict]) -> dict:
     """acc@0.5, acc@0.25, point hits, median centre error, confident answers (and right)."""
     n = len(rows)
@@ -171,6 +185,7 @@ def summarise(rows: list[dict]) -> dict:
         "acc@0.5": round(sum(r["iou"] > 0.5 for r in rows) / n, 3),
         "acc@0.25": round(sum(r["iou"] > 0.25 for r in rows) / n, 3),
         "point_hits": sum(r["point_hit"] for r in rows),
+        "registered_click_hits": sum(bool(r.get("click_hit")) for r in rows),
         "median_centre_error_m": round(float(np.median([r["centre_error_m"] for r in rows])), 1),
         "confident": len(confident),
         "confident_point_hits": sum(r["point_hit"] for r in confident),
@@ -232,14 +247,15 @@ def markdown(report: dict) -> str:
     """The report as Markdown: per-object rows, one summary table, the negatives."""
     lines = [f"Set: `{report['set']}` (outline source: {report['outline']})", ""]
     lines += [
-        "| method | objects | acc@0.5 | acc@0.25 | point hits | median centre error (m) | "
-        "confident (right) | median s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | objects | acc@0.5 | acc@0.25 | point hits | registered click in the box | "
+        "median centre error (m) | confident (right) | median s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for method, s in report["summary"].items():
         lines.append(
             f"| {method} | {s['objects']} | {s['acc@0.5']:.2f} | {s['acc@0.25']:.2f} | "
-            f"{s['point_hits']} / {s['objects']} | {s['median_centre_error_m']:.1f} | "
+            f"{s['point_hits']} / {s['objects']} | {s['registered_click_hits']} / {s['objects']} | "
+            f"{s['median_centre_error_m']:.1f} | "
             f"{s['confident']} ({s['confident_point_hits']}) | {s['median_seconds']:.1f} |"
         )
     lines += ["", "| method | object | IoU | point hit | centre error (m) | score | status |"]
