@@ -1,6 +1,8 @@
 """The locate pipeline: photo + click + raster -> ranked, georeferenced candidates.
 
-:mod:`.locator` (``Locator``, ``LocateResult``), the tile-model protocol and the OCGNet
+:mod:`.locator` (``Locator``), :mod:`.result` (``Candidate``, ``LocateResult``), the
+registration stage (:mod:`.register`, :mod:`.registration_stage`, :mod:`.registered`,
+:mod:`.features`, :mod:`.confidence`, :mod:`.raster_outline`), the tile-model protocol and the OCGNet
 adapter (:mod:`.tile_model`), the feature cache (:mod:`.cache`), photo preparation
 (:mod:`.photo`), the overlay (:mod:`.overlay`), precision modes (:mod:`.precision`,
 :mod:`.inference`) and the models bundled with the package (:mod:`.bundled`).
