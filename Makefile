@@ -12,7 +12,7 @@ MOBILENET ?= mobilenet_v2-b0353104.pth
 SETUP_STAMP := $(VENV)/.ocgnet-setup-stamp
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: setup test test-lib test-qgis lint bench demo train-demo matcher-data matcher-model clean
+.PHONY: setup test test-lib test-qgis lint bench demo train-demo matcher-data matcher-model clean real-eval registration-calibration
 
 setup: apt $(SETUP_STAMP)
 
@@ -54,6 +54,7 @@ bench: setup
 	$(PY) benchmarks/precision_bench.py
 	$(PY) benchmarks/parity.py
 	$(PY) benchmarks/matcher_bench.py
+	$(PY) benchmarks/register_bench.py --shared $(SHARED_DATA)
 
 # The bundled matcher on the bundled photo and Zürich crop: demo-output/result.geojson,
 # result.gpkg, overlay.png (and truth.geojson); prints the top-1 IoU with the true outline.
@@ -69,6 +70,16 @@ matcher-data: setup
 
 matcher-model: matcher-data
 	$(PY) examples/build_matcher_model.py $(MOBILENET) --data runs/matcher-data --runs runs/matcher-runs
+
+# The real-photo evaluation of docs/real-photos.md (every method, then negatives: each photo in
+# the other place's raster and in every shared orthophoto; about 15 min on 2 cores).
+real-eval: setup
+	$(VENV)/bin/ocgnet-geo evaluate --real $(SHARED_DATA)/realphotos-dev \
+		--negative-rasters $(SHARED_DATA)/*.tif --report runs/real
+
+# Refit the registration confidence on synthetic views (docs/registration-calibration.md).
+registration-calibration: setup
+	$(PY) examples/fit_registration_calibration.py $(SHARED_DATA) runs/registration-calibration
 
 # Train an OCGNet-lite on synthetic views (the CPU recipe of docs/demo-model.md; about 70 min
 # on 2 cores). SHARED_DATA: the orthophoto folder; MOBILENET: as above.
