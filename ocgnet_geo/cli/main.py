@@ -342,6 +342,7 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     polygons, records, failed = [], [], []
+    footprints, footprint_records = [], []  # the registered photos' outlines on the ground
     crs = None
 
     def say(message: str) -> None:  # above the bar, never glued to it
@@ -383,13 +384,20 @@ def cmd_locate_batch(args: argparse.Namespace) -> int:
             crs = result.crs
             polygons.extend(result.polygons)
             records.extend({**r, "query_id": query_id} for r in result.records())
+            if result.photo_footprint is not None:
+                footprints.append(result.photo_footprint)
+                footprint_records.append({**result.footprint_record(), "query_id": query_id})
             if not args.json:
-                say(f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f}")
+                say(
+                    f"line {n} (id {query_id}): best score {result.candidates[0].score:.3f} "
+                    f"({result.status.replace('_', ' ')})"
+                )
     if not records:
         raise CommandError(
             f"{args.csv}: no row could be located ({len(failed)} skipped); nothing written"
         )
-    write_gpkg(args.out, polygons, records, crs)
+    extra = {"photo_footprint": (footprints, footprint_records)} if footprints else None
+    write_gpkg(args.out, polygons, records, crs, extra_layers=extra)
     summary = {
         "out": args.out,
         "rows": len(rows),

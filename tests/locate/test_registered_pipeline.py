@@ -183,3 +183,23 @@ def test_evaluate_real_reports_every_method(capsys, tmp_path) -> None:
     assert summary["objects"] == 5 and summary["registered_click_hits"] == 5
     assert summary["confident"] == 5 and summary["point_hits"] >= 3
     assert "| both | nust-00990-0 |" in (tmp_path / "real-report.md").read_text()
+
+
+def test_locate_batch_writes_each_registered_photo_s_footprint(tmp_path) -> None:
+    """Two rows of the real frame and a row with a missing photo: the batch GeoPackage holds
+    both rows' candidates and their two footprints; the bad row is skipped."""
+    csv = tmp_path / "queries.csv"
+    photo = OBJECTS[0].photo
+    csv.write_text(
+        "id,query,click_x,click_y\n"
+        f"a,{photo},60,345\nb,{photo},410,137\nc,{tmp_path / 'missing.jpg'},10,10\n"
+    )
+    out = tmp_path / "batch.gpkg"
+    code = main(["locate-batch", str(csv), "--raster", str(OBJECTS[0].raster), "--out", str(out)])
+    assert code == 0
+    candidates = pyogrio.read_dataframe(out, layer="candidates")
+    footprints = pyogrio.read_dataframe(out, layer="photo_footprint")
+    assert set(candidates["query_id"]) == {"a", "b"}
+    assert sorted(footprints["query_id"]) == ["a", "b"] and footprints.crs == candidates.crs
+    best = candidates[candidates["rank"] == 1]
+    assert best["registered"].all()
