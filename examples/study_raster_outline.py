@@ -289,6 +289,21 @@ def clipped(method: Method, hints: float = 2.0) -> Method:
     return run
 
 
+def consensus(method: Method, factors=(0.7, 1.0, 1.4)) -> Method:
+    """``method`` at the hint times each factor; the outline whose envelope area is the
+    median of the three (a hint off by a factor matters less)."""
+
+    def run(window, click, size):
+        outs = [method(window, click, size * f) for f in factors]
+        outs = [o for o in outs if o is not None]
+        if not outs:
+            return None
+        areas = [float(np.ptp(o[:, 0]) * np.ptp(o[:, 1])) for o in outs]
+        return outs[int(np.argsort(areas)[len(areas) // 2])]
+
+    return run
+
+
 METHODS: dict[str, Method] = {
     "hint square": square,
     "GrabCut today (2x hint, 128 px, 3 it)": today(),
@@ -314,6 +329,8 @@ METHODS: dict[str, Method] = {
     "object_outline + fallback square": with_fallback(ro.object_outline),
     "object_outline clipped to 2x hint": clipped(ro.object_outline, 2.0),
     "object_outline clipped to 1.5x hint": clipped(ro.object_outline, 1.5),
+    "object_outline, median of hints x0.7/1/1.4": consensus(ro.object_outline),
+    "object_outline, median of hints x0.5/1/2": consensus(ro.object_outline, (0.5, 1.0, 2.0)),
 }
 
 
