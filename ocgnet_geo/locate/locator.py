@@ -499,6 +499,8 @@ class Locator:
                 parse_heading(heading), photo_gsd_range, register, outline, top_k,
                 cancel=cancel, progress=report,
             )  # fmt: skip
+            if cancel is not None and cancel():  # registration stops between hypotheses
+                raise Cancelled("cancelled while registering the photo")
         elif refine == "none":
             result = self._rank(hits, photo, info, top_k, len(tiles), encoded, 0.0)
         else:

@@ -203,3 +203,20 @@ def test_locate_batch_writes_each_registered_photo_s_footprint(tmp_path) -> None
     assert sorted(footprints["query_id"]) == ["a", "b"] and footprints.crs == candidates.crs
     best = candidates[candidates["rank"] == 1]
     assert best["registered"].all()
+
+
+def test_cancel_while_registering_raises_and_returns_nothing() -> None:
+    """Cancel pressed once the tiles are searched (during registration): Cancelled, not a
+    result from a half-finished registration."""
+    from ocgnet_geo.locate import Cancelled
+
+    obj = OBJECTS[0]
+    messages: list[str] = []
+    with pytest.raises(Cancelled, match="registering"):
+        Locator.demo().locate(
+            obj.photo,
+            obj.click,
+            obj.raster,
+            progress=lambda fraction, message: messages.append(message),
+            cancel=lambda: bool(messages) and "registering" in messages[-1],
+        )
