@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from pathlib import Path
+
+from ocgnet_geo.locate.bundled import ASSETS
 
 #: A candidate at or above this probability is a confident answer.
 CONFIDENT = 0.5
 #: Upper bound of a template-only candidate's probability (never confident on its own).
 TEMPLATE_CAP = 0.25
-CALIBRATION_FILE = Path(__file__).parent.parent / "assets" / "registration-calibration.json"
+CALIBRATION_FILE = ASSETS / "registration-calibration.json"
 
 
 @lru_cache(maxsize=1)

@@ -494,6 +494,7 @@ class Locator:
             result = self._rank(
                 hits, photo, info, top_k + CANDIDATE_WINDOWS, len(tiles), encoded, 0.0
             )
+            _as_probabilities(result)
             apply_registration(
                 result, self.registration, model, photo, info, raster_key, area,
                 parse_heading(heading), photo_gsd_range, register, outline, top_k,

@@ -156,7 +156,7 @@ def _try(photo_rgb, click, window_rgb, window_features, family, rotation: int, s
     """One hypothesis: the photo turned by ``rotation`` (clockwise) and reduced by ``scale``,
     matched against the window; (Registration or None, Attempt)."""
     from ocgnet_geo.locate.confidence import registration_probability
-    from ocgnet_geo.locate.verify import _estimate, assess
+    from ocgnet_geo.locate.verify import _estimate, assess, hull_share
 
     h, w = photo_rgb.shape[:2]
     if min(h, w) * scale < MIN_PHOTO_SIDE and scale < 1.0:
@@ -188,7 +188,7 @@ def _try(photo_rgb, click, window_rgb, window_features, family, rotation: int, s
     if not check.plausible:
         return None, attempt
     error = _reprojection(check.homography, src[mask], pairs.dst[mask])
-    spread = _spread(src[mask], (w, h))
+    spread = hull_share(src[mask], (w, h))
     probability = registration_probability(check.inliers, len(pairs), spread, error)
     attempt.probability = probability
     return (
@@ -245,13 +245,3 @@ def _reprojection(homography: np.ndarray, src: np.ndarray, dst: np.ndarray) -> f
     if len(src) == 0:
         return math.inf
     return float(np.median(np.linalg.norm(_apply(homography, src) - dst, axis=1)))
-
-
-def _spread(pts: np.ndarray, photo_size: tuple[int, int]) -> float:
-    """Share of the photo area covered by the convex hull of ``pts`` (photo px)."""
-    import cv2
-
-    if len(pts) < 3:
-        return 0.0
-    hull = cv2.convexHull(pts.astype(np.float32).reshape(-1, 1, 2))
-    return float(cv2.contourArea(hull)) / float(photo_size[0] * photo_size[1])

@@ -1,6 +1,6 @@
 """A template search's result turned into absolute answers: register the photo where the
-search says (or over the whole area), put the registered object first, and score every
-candidate as a probability (:mod:`.confidence`).
+search says (or over the whole area) and put the registered object first with its calibrated
+probability; the template candidates arrive as capped probabilities (:mod:`.confidence`).
 
 Called by :meth:`~ocgnet_geo.locate.locator.Locator.locate` after the template search; the
 result's candidates, scores, ``photo_footprint`` and ``register`` are replaced in place.
@@ -16,16 +16,15 @@ import numpy as np
 import shapely
 
 from ocgnet_geo.geo.boxes import reproject_geometries
-from ocgnet_geo.geo.raster import RasterInfo, read_tile
-from ocgnet_geo.locate.confidence import template_probability
+from ocgnet_geo.geo.raster import RasterInfo
 from ocgnet_geo.locate.photo import QueryPhoto, prepare_query
+from ocgnet_geo.locate.register import rotations_for_heading
 from ocgnet_geo.locate.registration_stage import (
     CANDIDATE_WINDOWS,
     PHOTO_LONG_SIDE,
     RegistrationStage,
     area_window,
     candidate_window,
-    heading_rotations,
     photo_scales,
     registered_outline,
 )
@@ -51,13 +50,11 @@ def apply_registration(
     cancel: Callable[[], bool] | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> Any:
-    """Register (unless ``mode`` is "off") and rescore ``result`` (module docstring).
+    """Register (unless ``mode`` is "off") and put the registered object first (module
+    docstring); ``result``'s candidates arrive as template-only (capped) probabilities.
     ``photo`` is the template search's working photo; ``area`` the search area in the grid
     CRS; ``heading`` and ``photo_gsd_range`` the priors (working-photo m/px)."""
-    templates = [
-        replace(c, score=template_probability(c.score), registered=False, method="template")
-        for c in result.candidates
-    ]
+    templates = result.candidates  # template-only, already capped probabilities
     result.register = mode
     registered = None
     if mode != "off" and stage is not None and templates:
@@ -112,7 +109,7 @@ def _register(
     reg_photo = prepare_query(photo.path, photo.original_click, long_side=PHOTO_LONG_SIDE)
     to_reg = reg_photo.rgb.shape[1] / photo.rgb.shape[1]  # registration px per working px
     reference = templates[0].tile_spec
-    rotations = heading_rotations(heading)
+    rotations = rotations_for_heading(heading)
     windows = []
     whole = area_window(area, reference, info)
     if whole is not None:
@@ -131,12 +128,11 @@ def _register(
     found = stage.run(mode, reg_photo.rgb, reg_photo.click, windows, info, raster_key, cancel)
     if found is None:
         return None
-    window, reg = found
+    window, reg, window_rgb = found
     hull = None
     segment = model.segment(photo.rgb, photo.click) if hasattr(model, "segment") else None
     if segment is not None:
         hull = np.asarray(segment.hull, dtype=np.float64) * to_reg
-    window_rgb = read_tile(info, window)[0] if outline != "photo" else None
     size = (reg_photo.rgb.shape[1], reg_photo.rgb.shape[0])
     return registered_outline(window, window_rgb, reg, size, hull, outline)
 

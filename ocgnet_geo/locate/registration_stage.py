@@ -38,7 +38,7 @@ from affine import Affine
 from ocgnet_geo.errors import InputError
 from ocgnet_geo.geo.raster import RasterInfo, read_tile
 from ocgnet_geo.geo.tile import TileSpec
-from ocgnet_geo.locate.register import Registration, register, rotations_for_heading
+from ocgnet_geo.locate.register import Registration, register
 
 MODES = ("auto", "sift", "xfeat", "off")
 OUTLINES = ("photo", "raster", "both")
@@ -133,13 +133,14 @@ class RegistrationStage:
         info: RasterInfo,
         raster_key: str,
         cancel: Callable[[], bool] | None = None,
-    ) -> tuple[TileSpec, Registration] | None:
+    ) -> tuple[TileSpec, Registration, np.ndarray] | None:
         """The best registration of the photo (uint8 RGB, ``click`` in its px) over
-        ``windows`` = (window, photo scales or None, rotations or None) in order."""
+        ``windows`` = (window, photo scales or None, rotations or None) in order, with the
+        window it was made against and that window's pixels."""
         from ocgnet_geo.locate.register import STOP_PROBABILITY
 
         families = self.families(mode)
-        best: tuple[TileSpec, Registration] | None = None
+        best: tuple[TileSpec, Registration, np.ndarray] | None = None
         for window, scales, rotations in windows:
             if cancel is not None and cancel():
                 break
@@ -162,7 +163,7 @@ class RegistrationStage:
                 rotations=rotations, scales=scales, cancel=cancel,
             )  # fmt: skip
             if found is not None and (best is None or found.probability > best[1].probability):
-                best = (window, found)
+                best = (window, found, rgb)
             if best is not None and best[1].probability >= STOP_PROBABILITY:
                 break
         return best
@@ -215,10 +216,6 @@ def photo_scales(expected: float | None) -> list[float] | None:
     nearest = min(1.0, max(0.125, expected))
     ladder = sorted({*XFEAT_SCALES, nearest}, key=lambda s: abs(math.log(s / nearest)))
     return ladder[:3]
-
-
-def heading_rotations(heading: tuple[float, float] | None) -> list[int] | None:
-    return None if heading is None else rotations_for_heading(heading)
 
 
 def registered_outline(

@@ -575,11 +575,17 @@ def _check_inside(click: tuple[float, float] | None, window_size: tuple[int, int
     return f"click maps outside the window, to {where}"
 
 
-def _check_spread(pts: np.ndarray, photo_size: tuple[int, int], min_spread: float) -> str:
+def hull_share(pts: np.ndarray, photo_size: tuple[int, int]) -> float:
+    """Share of the photo area (``photo_size`` = (width, height) px) covered by the convex
+    hull of the (N, 2) photo px ``pts`` (0 for fewer than three points)."""
     import cv2
 
     area = float(cv2.contourArea(_hull(pts))) if len(pts) >= 3 else 0.0
-    fraction = area / (photo_size[0] * photo_size[1])
+    return area / (photo_size[0] * photo_size[1])
+
+
+def _check_spread(pts: np.ndarray, photo_size: tuple[int, int], min_spread: float) -> str:
+    fraction = hull_share(pts, photo_size)
     if fraction >= min_spread:
         return ""
     return f"inlier hull covers {100 * fraction:.1f} % of the photo < {100 * min_spread:.0f} %"

@@ -93,9 +93,8 @@ def truth_box(obj: RealObject) -> tuple[shapely.Polygon, float]:
     x0, y0, x1, y1 = obj.box_px
     corners = np.array([info.transform @ (c, r) for c in (x0, x1) for r in (y0, y1)])
     box = shapely.box(*corners.min(axis=0), *corners.max(axis=0))
-    unit = 1.0 if info.crs.is_geographic else float(info.crs.axis_info[0].unit_conversion_factor)
-    if info.crs.is_geographic:  # metres per degree at the box (for the centre error only)
-        unit = 111_320.0
+    # metres per CRS unit (per degree: the equator's, for the centre error only)
+    unit = 111_320.0 if info.crs.is_geographic else info.crs.axis_info[0].unit_conversion_factor
     return box, unit
 
 
